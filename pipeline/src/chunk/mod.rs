@@ -1,0 +1,1 @@
+//! The chunk lane: pages in, token-bounded chunks out.

@@ -1,0 +1,72 @@
+//! The pipeline's error type. Permanent errors are about the document (bad input) and fail its
+//! job at once; retryable ones are about the machine (I/O, a store or index that went away).
+
+use thiserror::Error;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("unsupported media type {media_type}")]
+    UnsupportedMediaType { media_type: String },
+    #[error("file is {size_bytes} bytes, over the limit of {limit_bytes} bytes (max_file_bytes)")]
+    TooLarge { size_bytes: u64, limit_bytes: u64 },
+    #[error("document has {pages} pages, over the limit of {limit} (max_pages)")]
+    TooManyPages { pages: u64, limit: u64 },
+    #[error("empty file (0 bytes)")]
+    EmptyFile,
+    #[error("PDF is encrypted and no password was given")]
+    Encrypted,
+    #[error("corrupt or unreadable PDF: {0}")]
+    CorruptPdf(String),
+    #[error("no extractable text ({0})")]
+    NoText(String),
+    #[error("text is not valid UTF-8 at byte {0}")]
+    InvalidUtf8(usize),
+    #[error("PDFium: {0}")]
+    Pdfium(String),
+    #[error("chunking: {0}")]
+    Chunking(String),
+    #[error("embedding model: {0}")]
+    Model(#[from] docfleet_models::Error),
+    #[error("vector index: {message}")]
+    Index { message: String, retryable: bool },
+    #[error("object store: {message}")]
+    Store { message: String, retryable: bool },
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// Whether trying the same job again later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Io(_) => true,
+            Error::Index { retryable, .. } | Error::Store { retryable, .. } => *retryable,
+            Error::Model(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+
+    pub fn index(message: impl Into<String>, retryable: bool) -> Self {
+        Error::Index { message: message.into(), retryable }
+    }
+
+    pub fn store(message: impl Into<String>, retryable: bool) -> Self {
+        Error::Store { message: message.into(), retryable }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_documents_are_permanent_and_io_is_transient() {
+        assert!(!Error::Encrypted.is_retryable());
+        assert!(!Error::CorruptPdf("x".into()).is_retryable());
+        assert!(!Error::TooLarge { size_bytes: 2, limit_bytes: 1 }.is_retryable());
+        assert!(Error::Io(std::io::Error::other("disk")).is_retryable());
+        assert!(Error::index("down", true).is_retryable());
+    }
+}

@@ -1,0 +1,1 @@
+//! The extract lane: bytes and a media type in, pages of text out.

@@ -1,0 +1,1 @@
+//! Embedded on-disk vector index.

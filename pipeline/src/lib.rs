@@ -1,0 +1,18 @@
+//! docfleet's pipeline: the job model, the four lanes (extract, chunk, embed, index) and the
+//! ports (one trait per seam) with their adapters.
+//!
+//! Lanes: [`extract`] turns bytes into pages, [`chunk`] cuts pages into token-bounded chunks,
+//! embedding lives in the `docfleet-models` crate behind its `Embedder` trait, [`index`] stores
+//! vectors. [`store`] holds source documents and artifacts; [`local_run`] wires them together for
+//! one machine.
+
+pub mod artifacts;
+pub mod chunk;
+pub mod doc;
+pub mod error;
+pub mod extract;
+pub mod index;
+pub mod store;
+
+pub use doc::{Chunk, DocIdentity, Page};
+pub use error::{Error, Result};
