@@ -20,3 +20,26 @@ pub trait Embedder: Send + Sync {
     /// A stable name for the model, stored with every vector (e.g. the model folder's name).
     fn model_id(&self) -> &str;
 }
+
+use std::path::PathBuf;
+
+/// docfleet's cache folder: `$DOCFLEET_CACHE_DIR`, else `$XDG_CACHE_HOME/docfleet`, else
+/// `~/.cache/docfleet`. `scripts/setup` installs libpdfium and the default model there.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DOCFLEET_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("docfleet")
+}
+
+/// The model folder used when none is configured: `$DOCFLEET_MODEL_DIR`, else the one
+/// `scripts/setup` installs (all-MiniLM-L6-v2 under [`cache_dir`]).
+pub fn default_model_dir() -> PathBuf {
+    std::env::var_os("DOCFLEET_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("models").join("all-MiniLM-L6-v2"))
+}
