@@ -29,6 +29,8 @@ pub enum Error {
     Chunking(String),
     #[error("embedding model: {0}")]
     Model(#[from] docfleet_models::Error),
+    #[error("embed lane: {0}")]
+    EmbedLane(String),
     #[error("vector index: {message}")]
     Index { message: String, retryable: bool },
     #[error("object store: {message}")]
@@ -41,7 +43,8 @@ impl Error {
     /// Whether trying the same job again later can succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Io(_) => true,
+            // The lane fails whole batches for reasons outside the document (e.g. memory).
+            Error::Io(_) | Error::EmbedLane(_) => true,
             Error::Index { retryable, .. } | Error::Store { retryable, .. } => *retryable,
             Error::Model(e) => e.is_retryable(),
             _ => false,
@@ -49,11 +52,17 @@ impl Error {
     }
 
     pub fn index(message: impl Into<String>, retryable: bool) -> Self {
-        Error::Index { message: message.into(), retryable }
+        Error::Index {
+            message: message.into(),
+            retryable,
+        }
     }
 
     pub fn store(message: impl Into<String>, retryable: bool) -> Self {
-        Error::Store { message: message.into(), retryable }
+        Error::Store {
+            message: message.into(),
+            retryable,
+        }
     }
 }
 
@@ -65,7 +74,13 @@ mod tests {
     fn bad_documents_are_permanent_and_io_is_transient() {
         assert!(!Error::Encrypted.is_retryable());
         assert!(!Error::CorruptPdf("x".into()).is_retryable());
-        assert!(!Error::TooLarge { size_bytes: 2, limit_bytes: 1 }.is_retryable());
+        assert!(
+            !Error::TooLarge {
+                size_bytes: 2,
+                limit_bytes: 1
+            }
+            .is_retryable()
+        );
         assert!(Error::Io(std::io::Error::other("disk")).is_retryable());
         assert!(Error::index("down", true).is_retryable());
     }

@@ -3,16 +3,19 @@
 //!
 //! Lanes: [`extract`] turns bytes into pages, [`chunk`] cuts pages into token-bounded chunks,
 //! embedding lives in the `docfleet-models` crate behind its `Embedder` trait, [`index`] stores
-//! vectors. [`store`] holds source documents and artifacts; [`local_run`] wires them together for
-//! one machine.
+//! vectors. [`store`] holds source documents and artifacts. [`process`] runs one document through the lanes, [`embed_lane`] shares the
+//! model among all in-flight documents.
 
 pub mod artifacts;
 pub mod chunk;
 pub mod doc;
+pub mod embed_lane;
 pub mod error;
 pub mod extract;
 pub mod index;
+pub mod process;
 pub mod store;
+pub mod version;
 
 pub use doc::{Chunk, DocIdentity, Page};
 pub use error::{Error, Result};

@@ -1,1 +1,79 @@
-fn main() {}
+//! `docfleet`: one binary, the role chosen by subcommand.
+
+mod app;
+mod cli;
+mod commands;
+mod progress;
+mod rss;
+mod settings;
+mod sources;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{BenchCommand, Cli, Command};
+
+// candle allocates heavily per op; mimalloc makes the model markedly faster than the system malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn init_logging(format: &str) {
+    let filter = EnvFilter::try_from_env("DOCFLEET_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_format);
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let common = &cli.common;
+    match cli.command {
+        Command::Run { paths, pipeline, json, quiet } => {
+            let show = !quiet && !json && std::io::stderr().is_terminal();
+            let report = commands::run::run_batch(common, &pipeline, &paths, show).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                report.print_summary();
+            }
+            // Non-zero when any document failed, so scripts notice.
+            Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Search { query, top_k, json } => {
+            commands::search::search(common, &query, top_k, json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stats { json } => {
+            commands::stats::stats(common, json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { which: BenchCommand::Embed { texts, words, batch_sizes } } => {
+            commands::bench::bench_embed(common, texts, words, &batch_sizes)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { which: BenchCommand::Run { dir, pipeline, keep_data } } => {
+            commands::bench::bench_run(common, &pipeline, dir, keep_data).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -85,7 +85,8 @@ pub trait VectorIndex: Send + Sync {
     async fn upsert(&self, points: Vec<Point>) -> Result<()>;
 
     /// Deletes the document's points of every version but `keep`; returns how many went.
-    async fn delete_doc_except(&self, tenant: &str, doc_id: &str, keep: &VersionKey) -> Result<u64>;
+    async fn delete_doc_except(&self, tenant: &str, doc_id: &str, keep: &VersionKey)
+    -> Result<u64>;
 
     /// The versions of a document present in the index, with their point counts.
     async fn doc_versions(&self, tenant: &str, doc_id: &str) -> Result<Vec<DocVersion>>;

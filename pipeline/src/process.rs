@@ -1,0 +1,208 @@
+//! One document through the four lanes, with the idempotent writes that make at-least-once
+//! delivery safe: artifacts first, then vectors (overwriting by deterministic point id), then
+//! the removal of older versions' points, then the manifest that marks the version complete.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tracing::{Instrument, debug, info_span};
+
+use crate::artifacts::{self, ExtractedText, LaneTimings, Manifest};
+use crate::chunk::Chunker;
+use crate::embed_lane::EmbedLane;
+use crate::extract::{Extractor, sniff};
+use crate::index::{ChunkPayload, Point, VectorIndex, VersionKey};
+use crate::store::ObjectStore;
+use crate::{DocIdentity, Error, Result};
+
+/// Points per upsert call: large enough to amortise the index's fsync or round trip.
+const UPSERT_BATCH: usize = 256;
+
+/// A document to process: where it came from and its bytes.
+#[derive(Debug, Clone)]
+pub struct DocJob {
+    pub tenant: String,
+    /// Stable URI of the source (`file:///abs/path`, later `s3://bucket/key`): the doc's identity.
+    pub source: String,
+    /// File name, used as a hint for the media type (content decides).
+    pub file_name: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A new version was indexed.
+    Indexed(Box<Manifest>),
+    /// The same bytes were already indexed with the same pipeline version.
+    Unchanged { doc_id: String, chunks: u64 },
+}
+
+/// Everything one document needs, shared by all in-flight documents.
+#[derive(Clone)]
+pub struct Processor {
+    pub extractor: Arc<dyn Extractor>,
+    pub chunker: Arc<dyn Chunker>,
+    pub embed: EmbedLane,
+    pub index: Arc<dyn VectorIndex>,
+    pub store: Arc<dyn ObjectStore>,
+    pub model_id: String,
+    pub dims: usize,
+    pub pipeline_version: String,
+    pub max_file_bytes: u64,
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(format!("worker thread failed: {e}"))))?
+}
+
+impl Processor {
+    pub async fn process(&self, job: DocJob) -> Result<Outcome> {
+        let size_bytes = job.bytes.len() as u64;
+        if size_bytes > self.max_file_bytes {
+            return Err(Error::TooLarge {
+                size_bytes,
+                limit_bytes: self.max_file_bytes,
+            });
+        }
+        if size_bytes == 0 {
+            return Err(Error::EmptyFile);
+        }
+        let doc = DocIdentity::new(&job.tenant, &job.source, &job.bytes);
+        let span = info_span!("document", doc_id = %doc.doc_id, source = %doc.source);
+        self.process_doc(job, doc).instrument(span).await
+    }
+
+    async fn process_doc(&self, job: DocJob, doc: DocIdentity) -> Result<Outcome> {
+        let started = Instant::now();
+        let keep = VersionKey {
+            content_sha256: doc.content_sha256.clone(),
+            pipeline_version: self.pipeline_version.clone(),
+        };
+        if let Some(chunks) = self.complete_version(&doc, &keep).await? {
+            debug!("unchanged, skipped");
+            return Ok(Outcome::Unchanged {
+                doc_id: doc.doc_id,
+                chunks,
+            });
+        }
+        let size_bytes = job.bytes.len() as u64;
+        let media_type = sniff(&job.bytes, job.file_name.as_deref())?;
+
+        let t = Instant::now();
+        let extractor = self.extractor.clone();
+        let pages = blocking(move || extractor.extract(&job.bytes, media_type)).await?;
+        let extract_ms = ms(t);
+
+        let t = Instant::now();
+        let chunker = self.chunker.clone();
+        let (pages, chunks) = blocking(move || chunker.chunk(&pages).map(|c| (pages, c))).await?;
+        if chunks.is_empty() {
+            return Err(Error::NoText("the extracted text holds no tokens".into()));
+        }
+        let chunk_ms = ms(t);
+
+        let t = Instant::now();
+        let vectors = self
+            .embed
+            .embed(chunks.iter().map(|c| c.text.clone()).collect())
+            .await?;
+        let embed_ms = ms(t);
+
+        let t = Instant::now();
+        let text = ExtractedText {
+            doc_id: doc.doc_id.clone(),
+            source: doc.source.clone(),
+            media_type: media_type.as_str().to_owned(),
+            pages,
+        };
+        let artifact_keys =
+            artifacts::write_text_and_chunks(self.store.as_ref(), &doc, &text, &chunks).await?;
+        let chunk_count =
+            u32::try_from(chunks.len()).map_err(|_| Error::Chunking("too many chunks".into()))?;
+        let tokens: u64 = chunks.iter().map(|c| u64::from(c.token_count)).sum();
+        let points: Vec<Point> = chunks
+            .into_iter()
+            .zip(vectors)
+            .map(|(chunk, vector)| Point {
+                id: doc.point_id(chunk.index),
+                vector,
+                payload: ChunkPayload {
+                    tenant: doc.tenant.clone(),
+                    doc_id: doc.doc_id.clone(),
+                    source: doc.source.clone(),
+                    content_sha256: doc.content_sha256.clone(),
+                    chunk_index: chunk.index,
+                    chunk_count,
+                    page_start: chunk.page_start,
+                    page_end: chunk.page_end,
+                    text: chunk.text,
+                    model: self.model_id.clone(),
+                    pipeline_version: self.pipeline_version.clone(),
+                },
+            })
+            .collect();
+        let point_count = points.len() as u64;
+        let mut points = points.into_iter().peekable();
+        while points.peek().is_some() {
+            self.index
+                .upsert(points.by_ref().take(UPSERT_BATCH).collect())
+                .await?;
+        }
+        let stale = self
+            .index
+            .delete_doc_except(&doc.tenant, &doc.doc_id, &keep)
+            .await?;
+        debug!(stale, "older versions' points removed");
+        let index_ms = ms(t);
+
+        let manifest = Manifest {
+            tenant: doc.tenant.clone(),
+            doc_id: doc.doc_id.clone(),
+            source: doc.source.clone(),
+            content_sha256: doc.content_sha256.clone(),
+            media_type: media_type.as_str().to_owned(),
+            size_bytes,
+            pages: text.pages.len() as u64,
+            chunks: u64::from(chunk_count),
+            tokens,
+            points: point_count,
+            model: self.model_id.clone(),
+            dims: self.dims,
+            pipeline_version: self.pipeline_version.clone(),
+            docfleet_version: env!("CARGO_PKG_VERSION").to_owned(),
+            timings: LaneTimings {
+                extract_ms,
+                chunk_ms,
+                embed_ms,
+                index_ms,
+                total_ms: ms(started),
+            },
+            artifacts: artifact_keys.iter().map(ToString::to_string).collect(),
+            completed_at_unix_secs: artifacts::now_unix_secs(),
+        };
+        artifacts::write_manifest(self.store.as_ref(), &doc, &manifest).await?;
+        Ok(Outcome::Indexed(Box::new(manifest)))
+    }
+
+    /// The chunk count when this exact version is fully indexed (every chunk's point present,
+    /// no other version's points left) and its manifest written; `None` when work remains.
+    async fn complete_version(&self, doc: &DocIdentity, keep: &VersionKey) -> Result<Option<u64>> {
+        let versions = self.index.doc_versions(&doc.tenant, &doc.doc_id).await?;
+        let [only] = versions.as_slice() else {
+            return Ok(None);
+        };
+        if only.key != *keep || only.points != u64::from(only.chunk_count) {
+            return Ok(None);
+        }
+        let manifest = artifacts::read_manifest(self.store.as_ref(), doc).await?;
+        Ok(manifest
+            .filter(|m| m.pipeline_version == keep.pipeline_version)
+            .map(|m| m.chunks))
+    }
+}

@@ -1,0 +1,125 @@
+//! Object store in a local folder, written with write-then-rename so a crash never leaves a
+//! half-written object under its final name.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use super::{ObjectKey, ObjectMeta, ObjectStore};
+use crate::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn path_of(&self, key: &ObjectKey) -> PathBuf {
+        self.root.join(key.as_str())
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile_in(dir, path)?;
+    tmp.1.write_all(bytes)?;
+    tmp.1.sync_data()?;
+    std::fs::rename(&tmp.0, path)?;
+    // Make the rename itself durable.
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// A uniquely named temp file beside `path` (same filesystem, so the rename is atomic).
+fn tempfile_in(dir: &Path, path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("object");
+    for attempt in 0..16u32 {
+        let tmp = dir.join(format!(".{name}.{}.{attempt}.tmp", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "no free temp name beside {}",
+        path.display()
+    )))
+}
+
+#[async_trait]
+impl ObjectStore for LocalStore {
+    async fn get(&self, key: &ObjectKey) -> Result<Vec<u8>> {
+        match tokio::fs::read(self.path_of(key)).await {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::store(format!("no object {key}"), false))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn put(&self, key: &ObjectKey, bytes: Vec<u8>) -> Result<()> {
+        let path = self.path_of(key);
+        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+            .await
+            .map_err(|e| Error::store(format!("writer task failed: {e}"), true))??;
+        Ok(())
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
+        match tokio::fs::metadata(self.path_of(key)).await {
+            Ok(m) => Ok(Some(ObjectMeta {
+                size_bytes: m.len(),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn put_get_head_roundtrip_and_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let key = ObjectKey::new("t/d/sha/a.json").unwrap();
+        assert_eq!(store.head(&key).await.unwrap(), None);
+        assert!(!store.get(&key).await.unwrap_err().is_retryable());
+        store.put(&key, b"one".to_vec()).await.unwrap();
+        store.put(&key, b"three".to_vec()).await.unwrap();
+        assert_eq!(store.get(&key).await.unwrap(), b"three");
+        assert_eq!(
+            store.head(&key).await.unwrap(),
+            Some(ObjectMeta { size_bytes: 5 })
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("t/d/sha"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            leftovers.len(),
+            1,
+            "no temp files left behind: {leftovers:?}"
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::{CommonOpts, PipelineOpts};
+
+#[derive(Parser, Debug)]
+#[command(name = "docfleet", version, about = "Turns documents into searchable vectors.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonOpts,
+    /// Log format: text or json.
+    #[arg(long, env = "DOCFLEET_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Extract, chunk, embed and index files and folders (recursive) on this machine.
+    Run {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        pipeline: PipelineOpts,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Search the tenant's indexed chunks.
+    Search {
+        query: String,
+        #[arg(long, default_value_t = 5)]
+        top_k: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Documents, chunks and points per tenant.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Throughput benchmarks.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Embedding throughput (texts/s, tokens/s) per batch size on synthetic texts.
+    Embed {
+        #[arg(long, default_value_t = 512)]
+        texts: usize,
+        /// Words per text (about 1.2 tokens each; ±25%).
+        #[arg(long, default_value_t = 160)]
+        words: usize,
+        #[arg(long, value_delimiter = ',', default_value = "8,32,128")]
+        batch_sizes: Vec<usize>,
+    },
+    /// The whole pipeline on a folder, into a scratch data dir: docs/s, pages/s, chunks/s, RSS.
+    Run {
+        dir: PathBuf,
+        #[command(flatten)]
+        pipeline: PipelineOpts,
+        /// Keep the scratch data dir and print where it is.
+        #[arg(long)]
+        keep_data: bool,
+    },
+}

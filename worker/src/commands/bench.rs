@@ -1,0 +1,158 @@
+//! `docfleet bench embed` and `docfleet bench run <dir>`: throughput figures, printed.
+//! Benchmarks live here, never in timed tests.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, ensure};
+use docfleet_models::Embedder;
+
+use crate::app;
+use crate::commands::run::run_batch;
+use crate::settings::{CommonOpts, PipelineOpts};
+
+/// Figures measured on the project's 2-core machines (docs/ENVIRONMENT in the steering repo),
+/// printed beside ours for orientation; they are not measured by this run.
+const REFERENCE: &str = "reference on the 2-core dev machines, 512 texts of ~200 tokens: \
+candle 0.11 naive BERT ~17.5 texts/s; onnxruntime 1.31 f32 ~40 texts/s";
+
+const WORDS: &[&str] = &[
+    "the", "queue", "worker", "document", "vector", "index", "search", "model", "token", "page",
+    "river", "mountain", "history", "energy", "market", "protein", "language", "system", "network",
+    "storage", "quickly", "carefully", "between", "under", "because", "although", "bright", "cold",
+    "ancient", "modern", "scientists", "engineers", "measured", "observed", "built", "shipped",
+    "Paris", "2024", "kilometres", "percent", "analysis", "results", "growth", "failure", "retry",
+];
+
+/// Deterministic pseudo-random texts of about `words` words each (±25%), so lengths vary as in
+/// real chunks and padding is exercised.
+pub fn synthetic_texts(count: usize, words: usize) -> Vec<String> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize
+    };
+    (0..count)
+        .map(|_| {
+            let n = words * 3 / 4 + next() % (words / 2 + 1);
+            let mut text = String::new();
+            for i in 0..n {
+                if i > 0 {
+                    text.push(if i % 12 == 0 { '.' } else { ' ' });
+                    if i % 12 == 0 {
+                        text.push(' ');
+                    }
+                }
+                text.push_str(WORDS[next() % WORDS.len()]);
+            }
+            text.push('.');
+            text
+        })
+        .collect()
+}
+
+pub fn bench_embed(common: &CommonOpts, texts: usize, words: usize, batch_sizes: &[usize]) -> Result<()> {
+    ensure!(texts > 0 && !batch_sizes.is_empty(), "need at least one text and one batch size");
+    let corpus = synthetic_texts(texts, words);
+    let refs: Vec<&str> = corpus.iter().map(String::as_str).collect();
+    let tokenizer = docfleet_models::load_tokenizer(&common.model_dir())?;
+    let probe = app::load_embedder(common, 1 << 20)?;
+    let max_tokens = probe.max_tokens();
+    let tokens: Vec<usize> = corpus
+        .iter()
+        .map(|t| tokenizer.encode(t.as_str(), true).map(|e| e.len().min(max_tokens)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
+    let total_tokens: usize = tokens.iter().sum();
+    let longest = tokens.iter().copied().max().unwrap_or(1);
+    println!(
+        "bench embed: model {} ({} dims), {} texts, {:.0} tokens/text on average (max {}), {} threads",
+        probe.model_id(),
+        probe.dims(),
+        texts,
+        total_tokens as f64 / texts as f64,
+        longest,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    );
+    drop(probe);
+    println!("{:>6} {:>10} {:>12} {:>9}", "batch", "texts/s", "tokens/s", "secs");
+    for &batch in batch_sizes {
+        let embedder = app::load_embedder(common, batch.max(1) * longest)?;
+        embedder.embed(&refs[..batch.min(refs.len())])?; // warm-up: allocations, caches
+        let started = Instant::now();
+        let vectors = embedder.embed(&refs)?;
+        let secs = started.elapsed().as_secs_f64();
+        ensure!(vectors.len() == texts, "model returned {} vectors for {texts} texts", vectors.len());
+        println!(
+            "{:>6} {:>10.1} {:>12.0} {:>9.2}",
+            batch,
+            texts as f64 / secs,
+            total_tokens as f64 / secs,
+            secs
+        );
+    }
+    if let Some(rss) = crate::rss::peak_rss_bytes() {
+        println!("peak RSS {:.0} MiB", rss as f64 / (1 << 20) as f64);
+    }
+    println!("({REFERENCE})");
+    Ok(())
+}
+
+pub async fn bench_run(
+    common: &CommonOpts,
+    opts: &PipelineOpts,
+    dir: PathBuf,
+    keep_data: bool,
+) -> Result<()> {
+    // A fresh data dir, so every document is processed (nothing skipped as unchanged).
+    let scratch = tempfile::tempdir()?;
+    let mut common = common.clone();
+    common.data_dir = scratch.path().to_owned();
+    let report = run_batch(&common, opts, &[dir], false).await?;
+    let secs = report.wall_secs.max(1e-9);
+    let t = &report.lane_totals;
+    println!(
+        "bench run: {} documents ({} indexed, {} failed) in {:.2} s",
+        report.documents,
+        report.indexed,
+        report.failed.len(),
+        report.wall_secs
+    );
+    println!(
+        "{:.2} docs/s, {:.1} pages/s, {:.1} chunks/s, {:.0} tokens/s",
+        report.indexed as f64 / secs,
+        report.pages as f64 / secs,
+        report.chunks as f64 / secs,
+        report.tokens as f64 / secs,
+    );
+    println!(
+        "embed lane busy {:.1} s = {:.0}% of wall time; per-document lane sums: extract {:.1} s, chunk {:.1} s, embed {:.1} s (incl. queueing), index+artifacts {:.1} s",
+        report.embed_busy_secs,
+        100.0 * report.embed_busy_secs / secs,
+        t.extract_ms / 1e3,
+        t.chunk_ms / 1e3,
+        t.embed_ms / 1e3,
+        t.index_ms / 1e3,
+    );
+    if let Some(rss) = report.peak_rss_bytes {
+        println!("peak RSS {:.0} MiB", rss as f64 / (1 << 20) as f64);
+    }
+    for f in &report.failed {
+        println!("FAILED {}: {}", f.file, f.error);
+    }
+    if keep_data {
+        println!("data kept in {}", scratch.keep().display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn synthetic_texts_are_deterministic_and_vary_in_length() {
+        let a = super::synthetic_texts(20, 40);
+        assert_eq!(a, super::synthetic_texts(20, 40));
+        let lens: std::collections::BTreeSet<_> = a.iter().map(|t| t.split(' ').count()).collect();
+        assert!(lens.len() > 3, "lengths vary: {lens:?}");
+    }
+}

@@ -1,0 +1,117 @@
+//! Options shared by the commands. Every option is also an environment variable
+//! (`DOCFLEET_…`); the command line wins over the environment, which wins over the default.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use serde::Serialize;
+
+/// Where things live and who the work is for.
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct CommonOpts {
+    /// Data folder: the embedded index (index/) and the local object store (objects/).
+    #[arg(long, env = "DOCFLEET_DATA_DIR", default_value = "./docfleet-data", global = true)]
+    pub data_dir: PathBuf,
+    /// Model folder (config.json, model.safetensors, tokenizer.json, 1_Pooling/config.json).
+    /// Default: the all-MiniLM-L6-v2 that ./scripts/setup installs in ~/.cache/docfleet.
+    #[arg(long, env = "DOCFLEET_MODEL_DIR", global = true)]
+    pub model_dir: Option<PathBuf>,
+    /// Path of libpdfium.so. Default: ~/.cache/docfleet/pdfium/libpdfium.so (./scripts/setup).
+    #[arg(long, env = "DOCFLEET_PDFIUM_LIB", global = true)]
+    pub pdfium_lib: Option<PathBuf>,
+    /// Tenant the documents belong to; every read is scoped to it.
+    #[arg(long, env = "DOCFLEET_TENANT", default_value = "default", global = true)]
+    pub tenant: String,
+    /// Device for the model: auto (GPU when built with `cuda` and one is present), cpu, cuda[:N].
+    #[arg(long, env = "DOCFLEET_DEVICE", default_value = "auto", global = true)]
+    pub device: String,
+}
+
+/// How documents are processed.
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct PipelineOpts {
+    /// Tokens per chunk, special tokens included.
+    #[arg(long, env = "DOCFLEET_CHUNK_MAX_TOKENS", default_value_t = 256)]
+    pub chunk_max_tokens: usize,
+    /// Tokens shared by consecutive chunks.
+    #[arg(long, env = "DOCFLEET_CHUNK_OVERLAP_TOKENS", default_value_t = 32)]
+    pub chunk_overlap_tokens: usize,
+    /// Larger files fail without being read.
+    #[arg(long, env = "DOCFLEET_MAX_FILE_BYTES", default_value_t = 100 * 1024 * 1024)]
+    pub max_file_bytes: u64,
+    /// Documents with more pages fail before extraction.
+    #[arg(long, env = "DOCFLEET_MAX_PAGES", default_value_t = 5000)]
+    pub max_pages: u64,
+    /// Padded tokens per forward pass of the model (batch size × longest text in the batch).
+    #[arg(long, env = "DOCFLEET_EMBED_BATCH_TOKENS", default_value_t = 16384)]
+    pub embed_batch_tokens: usize,
+    /// Documents in flight at once (extraction of the next overlaps embedding of the current).
+    #[arg(long, env = "DOCFLEET_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: usize,
+}
+
+impl CommonOpts {
+    pub fn model_dir(&self) -> PathBuf {
+        self.model_dir.clone().unwrap_or_else(docfleet_models::default_model_dir)
+    }
+
+    pub fn pdfium_lib(&self) -> PathBuf {
+        self.pdfium_lib
+            .clone()
+            .unwrap_or_else(|| docfleet_models::cache_dir().join("pdfium").join("libpdfium.so"))
+    }
+
+    pub fn index_dir(&self) -> PathBuf {
+        self.data_dir.join("index")
+    }
+
+    pub fn objects_dir(&self) -> PathBuf {
+        self.data_dir.join("objects")
+    }
+
+    /// The tenant, checked: it becomes an object key prefix, so only a safe alphabet.
+    pub fn tenant(&self) -> Result<&str> {
+        let t = self.tenant.as_str();
+        let ok_chars = t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if t.is_empty() || t.len() > 64 || !ok_chars {
+            bail!("invalid tenant {t:?}: use 1-64 characters from A-Z, a-z, 0-9, '-' and '_'");
+        }
+        Ok(t)
+    }
+
+    pub fn device(&self) -> Result<docfleet_models::DeviceChoice> {
+        use docfleet_models::DeviceChoice;
+        Ok(match self.device.as_str() {
+            "auto" => DeviceChoice::Auto,
+            "cpu" => DeviceChoice::Cpu,
+            "cuda" => DeviceChoice::Cuda(0),
+            other => match other.strip_prefix("cuda:").map(str::parse) {
+                Some(Ok(n)) => DeviceChoice::Cuda(n),
+                _ => bail!("invalid device {other:?}: use auto, cpu, cuda or cuda:N"),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        common: CommonOpts,
+    }
+
+    #[test]
+    fn tenant_and_device_are_validated() {
+        let cli = Cli::parse_from(["x", "--tenant", "../etc", "--device", "gpu"]);
+        assert!(cli.common.tenant().is_err());
+        assert!(cli.common.device().is_err());
+        let cli = Cli::parse_from(["x", "--tenant", "acme_1", "--device", "cuda:1"]);
+        assert_eq!(cli.common.tenant().unwrap(), "acme_1");
+        assert!(matches!(cli.common.device().unwrap(), docfleet_models::DeviceChoice::Cuda(1)));
+    }
+}
