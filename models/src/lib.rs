@@ -4,9 +4,20 @@
 //! and batches texts across jobs by a token budget. The candle BERT backend runs on CPU, or on an
 //! NVIDIA GPU when built with the `cuda` feature and a GPU is present.
 
+mod bert;
+mod config;
+mod device;
+mod embedder;
 mod error;
+mod ops;
+mod pooling;
+mod tokenize;
 
+pub use config::{Activation, ModelConfig, Pooling};
+pub use device::DeviceChoice;
+pub use embedder::{BertEmbedder, EmbedderOptions};
 pub use error::{Error, Result};
+pub use tokenize::load_tokenizer;
 
 /// Turns texts into L2-normalised vectors.
 pub trait Embedder: Send + Sync {

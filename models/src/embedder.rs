@@ -1,0 +1,205 @@
+//! [`BertEmbedder`]: tokenise, batch by a padded-token budget, encode, pool.
+
+use std::path::Path;
+
+use candle_core::Device;
+use tokenizers::Tokenizer;
+
+use crate::Embedder;
+use crate::bert::Bert;
+use crate::config::ModelConfig;
+use crate::device::DeviceChoice;
+use crate::error::{Error, Result};
+use crate::pooling::pool;
+use crate::tokenize::{load_tokenizer, require_file, truncating};
+
+/// How a [`BertEmbedder`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbedderOptions {
+    /// Most padded tokens (texts × longest text) in one forward pass; a text longer than this
+    /// still runs, alone. Default 16384.
+    pub max_batch_tokens: usize,
+    pub device: DeviceChoice,
+}
+
+impl Default for EmbedderOptions {
+    fn default() -> Self {
+        Self {
+            max_batch_tokens: 16384,
+            device: DeviceChoice::Auto,
+        }
+    }
+}
+
+/// A BERT-family sentence-transformers model (e.g. all-MiniLM-L6-v2) run with candle.
+pub struct BertEmbedder {
+    model: Bert,
+    config: ModelConfig,
+    /// No truncation, no padding: exact token counts.
+    tokenizer: Tokenizer,
+    /// Truncates to `config.max_tokens`; what the model sees.
+    model_tokenizer: Tokenizer,
+    model_id: String,
+    max_batch_tokens: usize,
+}
+
+impl std::fmt::Debug for BertEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BertEmbedder")
+            .field("model_id", &self.model_id)
+            .field("config", &self.config)
+            .field("device", self.model.device())
+            .field("max_batch_tokens", &self.max_batch_tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BertEmbedder {
+    /// Loads the model in `model_dir` (`config.json`, `tokenizer.json`, `model.safetensors`,
+    /// optionally `1_Pooling/config.json` and `sentence_bert_config.json`).
+    pub fn load(model_dir: &Path, options: EmbedderOptions) -> Result<Self> {
+        let config = ModelConfig::load(model_dir)?;
+        let tokenizer = load_tokenizer(model_dir)?;
+        let weights = require_file(model_dir, "model.safetensors")?;
+        let model_tokenizer = truncating(&tokenizer, config.max_tokens)?;
+        let device = options.device.device()?;
+        let model = Bert::load(&weights, &config, &device)?;
+        let model_id = model_dir
+            .canonicalize()
+            .unwrap_or_else(|_| model_dir.to_path_buf())
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| model_dir.display().to_string());
+        tracing::info!(model = %model_id, ?device, max_tokens = config.max_tokens, "loaded embedding model");
+        Ok(Self {
+            model,
+            config,
+            tokenizer,
+            model_tokenizer,
+            model_id,
+            max_batch_tokens: options.max_batch_tokens.max(1),
+        })
+    }
+
+    /// The tokenizer without truncation or padding (for counting tokens when chunking).
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Tokens in `text`, special tokens included, without truncation.
+    pub fn count_tokens(&self, text: &str) -> Result<usize> {
+        Ok(self
+            .tokenizer
+            .encode_fast(text, true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?
+            .len())
+    }
+
+    /// The token ids the model sees for `text`: special tokens included, truncated to
+    /// [`Embedder::max_tokens`].
+    pub fn input_ids(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self
+            .model_tokenizer
+            .encode_fast(text, true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?
+            .get_ids()
+            .to_vec())
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    pub fn device(&self) -> &Device {
+        self.model.device()
+    }
+
+    /// Embeds texts already tokenised, in order.
+    fn embed_ids(&self, ids: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); ids.len()];
+        for batch in plan_batches(ids, self.max_batch_tokens) {
+            // Sorted longest first, so the first text sets the padded length.
+            let seq_len = ids[batch[0]].len().max(1);
+            let lengths: Vec<usize> = batch.iter().map(|&i| ids[i].len()).collect();
+            let mut padded = vec![0u32; batch.len() * seq_len];
+            for (row, &i) in padded.chunks_mut(seq_len).zip(&batch) {
+                row[..ids[i].len()].copy_from_slice(ids[i]);
+            }
+            let states = self.model.forward(&padded, &lengths, seq_len)?;
+            let vectors = pool(&states, &lengths, self.config.pooling)?;
+            for (&i, v) in batch.iter().zip(vectors) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Groups text indices into batches: longest first, each batch as large as fits in
+/// `max_batch_tokens` padded tokens (texts × its longest text), at least one text per batch.
+fn plan_batches(ids: &[&[u32]], max_batch_tokens: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    for i in order {
+        if let Some(&first) = current.first() {
+            let longest = ids[first].len().max(1);
+            if (current.len() + 1) * longest > max_batch_tokens {
+                batches.push(std::mem::take(&mut current));
+            }
+        }
+        current.push(i);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
+impl Embedder for BertEmbedder {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = self
+            .model_tokenizer
+            .encode_batch_fast(texts.to_vec(), true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        self.embed_ids(&ids)
+    }
+
+    fn dims(&self) -> usize {
+        self.config.hidden_size
+    }
+
+    fn max_tokens(&self) -> usize {
+        self.config.max_tokens
+    }
+
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan_batches;
+
+    #[test]
+    fn batches_respect_the_token_budget_longest_first() {
+        let lens = [3usize, 10, 1, 10, 5, 2];
+        let texts: Vec<Vec<u32>> = lens.iter().map(|&n| vec![7; n]).collect();
+        let ids: Vec<&[u32]> = texts.iter().map(Vec::as_slice).collect();
+        let batches = plan_batches(&ids, 20);
+        assert_eq!(batches, vec![vec![1, 3], vec![4, 0, 5, 2]]);
+        // A text over the budget still runs, alone.
+        let batches = plan_batches(&ids, 4);
+        assert_eq!(batches[0], vec![1]);
+        assert_eq!(batches[1], vec![3]);
+        let all: usize = batches.iter().map(Vec::len).sum();
+        assert_eq!(all, lens.len());
+        assert!(plan_batches(&[], 10).is_empty());
+    }
+}
