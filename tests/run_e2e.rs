@@ -1,6 +1,8 @@
 //! End to end: the real `docfleet` binary, real PDFium, the real model, the embedded index.
 //! `docfleet run` on the fixtures, then `search` and `stats`, re-runs, changed and bad documents.
 
+#![allow(clippy::unwrap_used)] // a test crate: a panic is the failure report
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -14,7 +16,8 @@ fn fixtures() -> PathBuf {
 /// the cache that ./scripts/setup fills.
 fn docfleet(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_docfleet"));
-    cmd.env("DOCFLEET_DATA_DIR", data_dir).env_remove("DOCFLEET_TENANT");
+    cmd.env("DOCFLEET_DATA_DIR", data_dir)
+        .env_remove("DOCFLEET_TENANT");
     cmd
 }
 
@@ -31,23 +34,41 @@ fn ok(out: Output) -> Output {
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
 fn run_json(data_dir: &Path, args: &[&str], paths: &[&Path]) -> (Output, Value) {
-    let out = docfleet(data_dir).arg("run").arg("--json").args(args).args(paths).output().unwrap();
+    let out = docfleet(data_dir)
+        .arg("run")
+        .arg("--json")
+        .args(args)
+        .args(paths)
+        .output()
+        .unwrap();
     let report = json(&out);
     (out, report)
 }
 
 fn search(data_dir: &Path, query: &str, extra: &[&str]) -> Vec<Value> {
-    let out = ok(docfleet(data_dir).args(["search", "--json", "--top-k", "3"]).args(extra).arg(query).output().unwrap());
+    let out = ok(docfleet(data_dir)
+        .args(["search", "--json", "--top-k", "3"])
+        .args(extra)
+        .arg(query)
+        .output()
+        .unwrap());
     json(&out).as_array().unwrap().clone()
 }
 
 fn stats(data_dir: &Path) -> Vec<Value> {
-    let out = ok(docfleet(data_dir).args(["stats", "--json"]).output().unwrap());
+    let out = ok(docfleet(data_dir)
+        .args(["stats", "--json"])
+        .output()
+        .unwrap());
     json(&out).as_array().unwrap().clone()
 }
 
@@ -60,19 +81,45 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn n(v: &Value, key: &str) -> u64 {
-    v[key].as_u64().unwrap_or_else(|| panic!("{key} missing in {v}"))
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
 }
 
 /// A query for each sample document, worded unlike the document, and the file it must find.
 const QUERIES: &[(&str, &str)] = &[
-    ("how long should bread dough rise with a wild yeast starter", "sourdough-fermentation.pdf"),
-    ("rebalancing partitions and committing offsets when consumers join", "kafka-consumer-groups.pdf"),
-    ("molten rock and ash thrown out of a mountain", "volcanic-eruptions.pdf"),
-    ("keepers tending the lamp of a coastal tower to warn ships", "history-of-lighthouses.pdf"),
-    ("good first moves at the start of a chess game", "chess-openings.pdf"),
-    ("bees leaving the hive together with their queen", "honeybee-swarms.txt"),
-    ("weekly long runs to prepare for a 42 km race", "marathon-training.md"),
-    ("the moon's gravity causes high and low water twice a day", "ocean-tides.html"),
+    (
+        "how long should bread dough rise with a wild yeast starter",
+        "sourdough-fermentation.pdf",
+    ),
+    (
+        "rebalancing partitions and committing offsets when consumers join",
+        "kafka-consumer-groups.pdf",
+    ),
+    (
+        "molten rock and ash thrown out of a mountain",
+        "volcanic-eruptions.pdf",
+    ),
+    (
+        "keepers tending the lamp of a coastal tower to warn ships",
+        "history-of-lighthouses.pdf",
+    ),
+    (
+        "good first moves at the start of a chess game",
+        "chess-openings.pdf",
+    ),
+    (
+        "bees leaving the hive together with their queen",
+        "honeybee-swarms.txt",
+    ),
+    (
+        "weekly long runs to prepare for a 42 km race",
+        "marathon-training.md",
+    ),
+    (
+        "the moon's gravity causes high and low water twice a day",
+        "ocean-tides.html",
+    ),
 ];
 
 #[test]
@@ -81,15 +128,24 @@ fn run_then_search_finds_the_right_document() {
     let docs = fixtures().join("docs");
     let expected = std::fs::read_dir(&docs).unwrap().count() as u64;
     let (out, report) = run_json(data.path(), &[], &[&docs]);
-    assert!(out.status.success(), "{report}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(n(&report, "indexed"), expected, "{report}");
     assert!(report["failed"].as_array().unwrap().is_empty(), "{report}");
     assert!(n(&report, "chunks") >= expected && n(&report, "points") == n(&report, "chunks"));
 
     for (query, file) in QUERIES {
         let hits = search(data.path(), query, &[]);
-        let top = hits.first().unwrap_or_else(|| panic!("no hit for {query:?}"));
-        assert!(top["source"].as_str().unwrap().ends_with(file), "{query:?} should find {file}, got {top}");
+        let top = hits
+            .first()
+            .unwrap_or_else(|| panic!("no hit for {query:?}"));
+        assert!(
+            top["source"].as_str().unwrap().ends_with(file),
+            "{query:?} should find {file}, got {top}"
+        );
         assert!(top["score"].as_f64().unwrap() > 0.3, "{top}");
         assert!(n(top, "page_start") >= 1 && n(top, "page_end") >= n(top, "page_start"));
     }
@@ -110,9 +166,15 @@ fn run_then_search_finds_the_right_document() {
     for m in &manifests {
         let manifest: Value = serde_json::from_slice(&std::fs::read(m).unwrap()).unwrap();
         let dir = m.parent().unwrap();
-        assert_eq!(dir.file_name().unwrap().to_str().unwrap(), manifest["content_sha256"]);
+        assert_eq!(
+            dir.file_name().unwrap().to_str().unwrap(),
+            manifest["content_sha256"]
+        );
         assert!(dir.join("text.json").is_file() && dir.join("chunks.jsonl").is_file());
-        let lines = std::fs::read_to_string(dir.join("chunks.jsonl")).unwrap().lines().count() as u64;
+        let lines = std::fs::read_to_string(dir.join("chunks.jsonl"))
+            .unwrap()
+            .lines()
+            .count() as u64;
         assert_eq!(lines, n(&manifest, "chunks"));
         assert_eq!(manifest["model"], "all-MiniLM-L6-v2");
         assert!(manifest["timings"]["embed_ms"].as_f64().unwrap() > 0.0);
@@ -123,7 +185,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }
@@ -146,37 +212,84 @@ fn rerun_skips_unchanged_and_a_changed_document_replaces_its_points() {
 
     let (out, second) = run_json(data.path(), &[], &[docs.path()]);
     assert!(out.status.success());
-    assert_eq!((n(&second, "indexed"), n(&second, "unchanged")), (0, total), "{second}");
-    assert_eq!(n(&stats(data.path())[0], "points"), points_before, "a re-run adds no points");
+    assert_eq!(
+        (n(&second, "indexed"), n(&second, "unchanged")),
+        (0, total),
+        "{second}"
+    );
+    assert_eq!(
+        n(&stats(data.path())[0], "points"),
+        points_before,
+        "a re-run adds no points"
+    );
 
     // Shorter new content: fewer chunks, so stale points of the old version must go.
-    std::fs::write(&note, "The tide tables for the harbour were revised in spring.").unwrap();
+    std::fs::write(
+        &note,
+        "The tide tables for the harbour were revised in spring.",
+    )
+    .unwrap();
     let (_, third) = run_json(data.path(), &[], &[docs.path()]);
-    assert_eq!((n(&third, "indexed"), n(&third, "unchanged")), (1, total - 1), "{third}");
+    assert_eq!(
+        (n(&third, "indexed"), n(&third, "unchanged")),
+        (1, total - 1),
+        "{third}"
+    );
     let s = stats(data.path());
     assert_eq!(n(&s[0], "documents"), total);
-    assert_eq!(n(&s[0], "points"), n(&s[0], "chunks"), "no stale points: {s:?}");
+    assert_eq!(
+        n(&s[0], "points"),
+        n(&s[0], "chunks"),
+        "no stale points: {s:?}"
+    );
     assert!(n(&s[0], "points") < points_before);
-    for hit in search(data.path(), "lighthouse keeper logged the weather and trimmed the lamp wick", &[]) {
-        assert!(!hit["text"].as_str().unwrap().contains("lamp wick"), "old version's chunk still indexed: {hit}");
+    for hit in search(
+        data.path(),
+        "lighthouse keeper logged the weather and trimmed the lamp wick",
+        &[],
+    ) {
+        assert!(
+            !hit["text"].as_str().unwrap().contains("lamp wick"),
+            "old version's chunk still indexed: {hit}"
+        );
     }
     let hits = search(data.path(), "revised tide tables for the harbour", &[]);
-    assert!(hits[0]["source"].as_str().unwrap().ends_with("zz-note.txt"), "{hits:?}");
+    assert!(
+        hits[0]["source"].as_str().unwrap().ends_with("zz-note.txt"),
+        "{hits:?}"
+    );
 }
 
 #[test]
 fn tenants_are_isolated() {
     let data = tempfile::tempdir().unwrap();
     let docs = tempfile::tempdir().unwrap();
-    std::fs::write(docs.path().join("a.md"), "# Glaciers\n\nGlaciers carve valleys as they move.").unwrap();
-    ok(docfleet(data.path()).args(["--tenant", "acme", "run", "--quiet"]).arg(docs.path()).output().unwrap());
-    assert_eq!(search(data.path(), "glacier valleys", &["--tenant", "acme"]).len(), 1);
+    std::fs::write(
+        docs.path().join("a.md"),
+        "# Glaciers\n\nGlaciers carve valleys as they move.",
+    )
+    .unwrap();
+    ok(docfleet(data.path())
+        .args(["--tenant", "acme", "run", "--quiet"])
+        .arg(docs.path())
+        .output()
+        .unwrap());
+    assert_eq!(
+        search(data.path(), "glacier valleys", &["--tenant", "acme"]).len(),
+        1
+    );
     assert!(search(data.path(), "glacier valleys", &["--tenant", "other"]).is_empty());
-    assert!(search(data.path(), "glacier valleys", &[]).is_empty(), "default tenant sees nothing");
+    assert!(
+        search(data.path(), "glacier valleys", &[]).is_empty(),
+        "default tenant sees nothing"
+    );
     let s = stats(data.path());
     assert_eq!(s.len(), 1);
     assert_eq!(s[0]["tenant"], "acme");
-    let bad = docfleet(data.path()).args(["--tenant", "../x", "stats"]).output().unwrap();
+    let bad = docfleet(data.path())
+        .args(["--tenant", "../x", "search", "glaciers"])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
 
@@ -196,8 +309,16 @@ const BAD: &[(&str, &str)] = &[
 #[test]
 fn bad_documents_fail_one_by_one_with_clear_reasons_and_the_run_goes_on() {
     let data = tempfile::tempdir().unwrap();
-    let (out, report) = run_json(data.path(), &[], &[&fixtures().join("bad"), &fixtures().join("docs")]);
-    assert_eq!(out.status.code(), Some(1), "a run with failures exits 1: {report}");
+    let (out, report) = run_json(
+        data.path(),
+        &[],
+        &[&fixtures().join("bad"), &fixtures().join("docs")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a run with failures exits 1: {report}"
+    );
     let failed = report["failed"].as_array().unwrap();
     for (file, reason) in BAD {
         let f = failed
@@ -205,19 +326,32 @@ fn bad_documents_fail_one_by_one_with_clear_reasons_and_the_run_goes_on() {
             .find(|f| f["file"].as_str().unwrap().ends_with(file))
             .unwrap_or_else(|| panic!("{file} should have failed: {report}"));
         let error = f["error"].as_str().unwrap();
-        assert!(error.contains(reason), "{file}: {error:?} should say {reason:?}");
+        assert!(
+            error.contains(reason),
+            "{file}: {error:?} should say {reason:?}"
+        );
         assert_eq!(f["retryable"], false, "bad input is permanent: {f}");
     }
     assert_eq!(failed.len(), BAD.len(), "only the bad files fail: {report}");
     let good = std::fs::read_dir(fixtures().join("docs")).unwrap().count() as u64;
-    assert_eq!(n(&report, "indexed"), good, "the good documents are all indexed: {report}");
+    assert_eq!(
+        n(&report, "indexed"),
+        good,
+        "the good documents are all indexed: {report}"
+    );
 
     // Human output names each failed file and its cause on one line.
-    let out = docfleet(data.path()).args(["run", "--quiet"]).arg(fixtures().join("bad")).output().unwrap();
+    let out = docfleet(data.path())
+        .args(["run", "--quiet"])
+        .arg(fixtures().join("bad"))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     for (file, reason) in BAD {
         assert!(
-            stderr.lines().any(|l| l.starts_with("FAILED") && l.contains(file) && l.contains(reason)),
+            stderr
+                .lines()
+                .any(|l| l.starts_with("FAILED") && l.contains(file) && l.contains(reason)),
             "no FAILED line for {file}:\n{stderr}"
         );
     }
@@ -230,14 +364,30 @@ fn size_and_page_limits_fail_the_document() {
     let (out, report) = run_json(data.path(), &["--max-file-bytes", "100"], &[&docs]);
     assert_eq!(out.status.code(), Some(1));
     let failed = report["failed"].as_array().unwrap();
-    assert!(!failed.is_empty() && failed.iter().all(|f| f["error"].as_str().unwrap().contains("max_file_bytes")), "{report}");
+    assert!(
+        !failed.is_empty()
+            && failed
+                .iter()
+                .all(|f| f["error"].as_str().unwrap().contains("max_file_bytes")),
+        "{report}"
+    );
 
     let fresh = tempfile::tempdir().unwrap();
     let (out, report) = run_json(fresh.path(), &["--max-pages", "1"], &[&docs]);
     assert_eq!(out.status.code(), Some(1));
     let failed = report["failed"].as_array().unwrap();
-    assert!(failed.iter().any(|f| f["error"].as_str().unwrap().contains("max_pages")), "{report}");
-    assert!(failed.iter().all(|f| f["file"].as_str().unwrap().ends_with(".pdf")), "{report}");
+    assert!(
+        failed
+            .iter()
+            .any(|f| f["error"].as_str().unwrap().contains("max_pages")),
+        "{report}"
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|f| f["file"].as_str().unwrap().ends_with(".pdf")),
+        "{report}"
+    );
 }
 
 #[test]
@@ -251,5 +401,8 @@ fn a_missing_libpdfium_is_a_clear_startup_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("/nonexistent/libpdfium.so") && stderr.contains("scripts/setup"), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/libpdfium.so") && stderr.contains("scripts/setup"),
+        "{stderr}"
+    );
 }

@@ -20,7 +20,10 @@ const MAX_TEXTS_PER_EMBED_CALL: usize = 512;
 
 pub fn load_embedder(common: &CommonOpts, batch_tokens: usize) -> Result<Arc<BertEmbedder>> {
     let dir = common.model_dir();
-    let options = EmbedderOptions { max_batch_tokens: batch_tokens, device: common.device()? };
+    let options = EmbedderOptions {
+        max_batch_tokens: batch_tokens,
+        device: common.device()?,
+    };
     let embedder = BertEmbedder::load(&dir, options)
         .with_context(|| format!("loading the embedding model from {}", dir.display()))?;
     Ok(Arc::new(embedder))
@@ -32,16 +35,24 @@ pub async fn build_processor(common: &CommonOpts, opts: &PipelineOpts) -> Result
     let tokenizer = docfleet_models::load_tokenizer(&model_dir)?;
     let chunker = TokenChunker::new(
         tokenizer,
-        ChunkerConfig { max_tokens: opts.chunk_max_tokens, overlap_tokens: opts.chunk_overlap_tokens },
+        ChunkerConfig {
+            max_tokens: opts.chunk_max_tokens,
+            overlap_tokens: opts.chunk_overlap_tokens,
+        },
     )?;
     let fingerprint = version::model_fingerprint(&model_dir)
         .with_context(|| format!("reading the model folder {}", model_dir.display()))?;
-    let pipeline_version =
-        version::pipeline_version(embedder.model_id(), &fingerprint, &chunker.settings_fingerprint());
+    let pipeline_version = version::pipeline_version(
+        embedder.model_id(),
+        &fingerprint,
+        &chunker.settings_fingerprint(),
+    );
 
     let extractor = DocumentExtractor::new(
         Some(&common.pdfium_lib()),
-        ExtractLimits { max_pages: opts.max_pages },
+        ExtractLimits {
+            max_pages: opts.max_pages,
+        },
     )?;
     let index = EmbeddedIndex::open(&common.index_dir())?;
     index.ensure_collection(embedder.dims()).await?;

@@ -7,12 +7,21 @@ use clap::{Parser, Subcommand};
 use crate::settings::{CommonOpts, PipelineOpts};
 
 #[derive(Parser, Debug)]
-#[command(name = "docfleet", version, about = "Turns documents into searchable vectors.")]
+#[command(
+    name = "docfleet",
+    version,
+    about = "Turns documents into searchable vectors."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub common: CommonOpts,
     /// Log format: text or json.
-    #[arg(long, env = "DOCFLEET_LOG_FORMAT", default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "DOCFLEET_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
     pub log_format: String,
     #[command(subcommand)]
     pub command: Command,

@@ -24,7 +24,9 @@ fn init_logging(format: &str) {
     let filter = EnvFilter::try_from_env("DOCFLEET_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -48,7 +50,12 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let common = &cli.common;
     match cli.command {
-        Command::Run { paths, pipeline, json, quiet } => {
+        Command::Run {
+            paths,
+            pipeline,
+            json,
+            quiet,
+        } => {
             let show = !quiet && !json && std::io::stderr().is_terminal();
             let report = commands::run::run_batch(common, &pipeline, &paths, show).await?;
             if json {
@@ -57,7 +64,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 report.print_summary();
             }
             // Non-zero when any document failed, so scripts notice.
-            Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Search { query, top_k, json } => {
             commands::search::search(common, &query, top_k, json).await?;
@@ -67,11 +78,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::stats::stats(common, json).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { which: BenchCommand::Embed { texts, words, batch_sizes } } => {
+        Command::Bench {
+            which:
+                BenchCommand::Embed {
+                    texts,
+                    words,
+                    batch_sizes,
+                },
+        } => {
             commands::bench::bench_embed(common, texts, words, &batch_sizes)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { which: BenchCommand::Run { dir, pipeline, keep_data } } => {
+        Command::Bench {
+            which:
+                BenchCommand::Run {
+                    dir,
+                    pipeline,
+                    keep_data,
+                },
+        } => {
             commands::bench::bench_run(common, &pipeline, dir, keep_data).await?;
             Ok(ExitCode::SUCCESS)
         }

@@ -14,14 +14,23 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(docs: usize, visible: bool) -> Self {
-        let bar = if visible { ProgressBar::new(docs as u64) } else { ProgressBar::hidden() };
+        let bar = if visible {
+            ProgressBar::new(docs as u64)
+        } else {
+            ProgressBar::hidden()
+        };
         let style = ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} docs  {msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(200));
-        Self { bar, pages: 0, chunks: 0, failed: 0 }
+        Self {
+            bar,
+            pages: 0,
+            chunks: 0,
+            failed: 0,
+        }
     }
 
     pub fn document_done(&mut self, pages: u64, chunks: u64, failed: bool) {
@@ -34,7 +43,11 @@ impl Progress {
             self.pages,
             self.chunks,
             self.chunks as f64 / secs,
-            if self.failed > 0 { format!(", {} failed", self.failed) } else { String::new() }
+            if self.failed > 0 {
+                format!(", {} failed", self.failed)
+            } else {
+                String::new()
+            }
         ));
         self.bar.inc(1);
     }

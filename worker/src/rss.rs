@@ -13,7 +13,10 @@ mod tests {
     fn reads_a_plausible_peak_on_linux() {
         if cfg!(target_os = "linux") {
             let rss = super::peak_rss_bytes().expect("VmHWM in /proc/self/status");
-            assert!(rss > 1 << 20, "a running test binary uses over 1 MiB: {rss}");
+            assert!(
+                rss > 1 << 20,
+                "a running test binary uses over 1 MiB: {rss}"
+            );
         }
     }
 }

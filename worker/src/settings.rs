@@ -11,7 +11,12 @@ use serde::Serialize;
 #[derive(Args, Debug, Clone, Serialize)]
 pub struct CommonOpts {
     /// Data folder: the embedded index (index/) and the local object store (objects/).
-    #[arg(long, env = "DOCFLEET_DATA_DIR", default_value = "./docfleet-data", global = true)]
+    #[arg(
+        long,
+        env = "DOCFLEET_DATA_DIR",
+        default_value = "./docfleet-data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// Model folder (config.json, model.safetensors, tokenizer.json, 1_Pooling/config.json).
     /// Default: the all-MiniLM-L6-v2 that ./scripts/setup installs in ~/.cache/docfleet.
@@ -21,7 +26,12 @@ pub struct CommonOpts {
     #[arg(long, env = "DOCFLEET_PDFIUM_LIB", global = true)]
     pub pdfium_lib: Option<PathBuf>,
     /// Tenant the documents belong to; every read is scoped to it.
-    #[arg(long, env = "DOCFLEET_TENANT", default_value = "default", global = true)]
+    #[arg(
+        long,
+        env = "DOCFLEET_TENANT",
+        default_value = "default",
+        global = true
+    )]
     pub tenant: String,
     /// Device for the model: auto (GPU when built with `cuda` and one is present), cpu, cuda[:N].
     #[arg(long, env = "DOCFLEET_DEVICE", default_value = "auto", global = true)]
@@ -53,13 +63,17 @@ pub struct PipelineOpts {
 
 impl CommonOpts {
     pub fn model_dir(&self) -> PathBuf {
-        self.model_dir.clone().unwrap_or_else(docfleet_models::default_model_dir)
+        self.model_dir
+            .clone()
+            .unwrap_or_else(docfleet_models::default_model_dir)
     }
 
     pub fn pdfium_lib(&self) -> PathBuf {
-        self.pdfium_lib
-            .clone()
-            .unwrap_or_else(|| docfleet_models::cache_dir().join("pdfium").join("libpdfium.so"))
+        self.pdfium_lib.clone().unwrap_or_else(|| {
+            docfleet_models::cache_dir()
+                .join("pdfium")
+                .join("libpdfium.so")
+        })
     }
 
     pub fn index_dir(&self) -> PathBuf {
@@ -73,7 +87,9 @@ impl CommonOpts {
     /// The tenant, checked: it becomes an object key prefix, so only a safe alphabet.
     pub fn tenant(&self) -> Result<&str> {
         let t = self.tenant.as_str();
-        let ok_chars = t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let ok_chars = t
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if t.is_empty() || t.len() > 64 || !ok_chars {
             bail!("invalid tenant {t:?}: use 1-64 characters from A-Z, a-z, 0-9, '-' and '_'");
         }
@@ -112,6 +128,9 @@ mod tests {
         assert!(cli.common.device().is_err());
         let cli = Cli::parse_from(["x", "--tenant", "acme_1", "--device", "cuda:1"]);
         assert_eq!(cli.common.tenant().unwrap(), "acme_1");
-        assert!(matches!(cli.common.device().unwrap(), docfleet_models::DeviceChoice::Cuda(1)));
+        assert!(matches!(
+            cli.common.device().unwrap(),
+            docfleet_models::DeviceChoice::Cuda(1)
+        ));
     }
 }

@@ -19,7 +19,9 @@ impl SourceFile {
     }
 
     pub fn file_name(&self) -> Option<String> {
-        self.path.file_name().map(|n| n.to_string_lossy().into_owned())
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
     }
 }
 
@@ -28,7 +30,8 @@ impl SourceFile {
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<SourceFile>> {
     let mut files = Vec::new();
     for root in paths {
-        let meta = std::fs::metadata(root).with_context(|| format!("{}: cannot read", root.display()))?;
+        let meta =
+            std::fs::metadata(root).with_context(|| format!("{}: cannot read", root.display()))?;
         if meta.is_file() {
             files.push(source(root)?);
             continue;
@@ -54,12 +57,18 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<SourceFile>> {
 }
 
 fn is_hidden(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
 }
 
 fn source(path: &Path) -> Result<SourceFile> {
-    let abs = std::fs::canonicalize(path).with_context(|| format!("{}: cannot resolve", path.display()))?;
-    Ok(SourceFile { display: path.display().to_string(), path: abs })
+    let abs = std::fs::canonicalize(path)
+        .with_context(|| format!("{}: cannot resolve", path.display()))?;
+    Ok(SourceFile {
+        display: path.display().to_string(),
+        path: abs,
+    })
 }
 
 #[cfg(test)]

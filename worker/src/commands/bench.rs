@@ -17,11 +17,51 @@ const REFERENCE: &str = "reference on the 2-core dev machines, 512 texts of ~200
 candle 0.11 naive BERT ~17.5 texts/s; onnxruntime 1.31 f32 ~40 texts/s";
 
 const WORDS: &[&str] = &[
-    "the", "queue", "worker", "document", "vector", "index", "search", "model", "token", "page",
-    "river", "mountain", "history", "energy", "market", "protein", "language", "system", "network",
-    "storage", "quickly", "carefully", "between", "under", "because", "although", "bright", "cold",
-    "ancient", "modern", "scientists", "engineers", "measured", "observed", "built", "shipped",
-    "Paris", "2024", "kilometres", "percent", "analysis", "results", "growth", "failure", "retry",
+    "the",
+    "queue",
+    "worker",
+    "document",
+    "vector",
+    "index",
+    "search",
+    "model",
+    "token",
+    "page",
+    "river",
+    "mountain",
+    "history",
+    "energy",
+    "market",
+    "protein",
+    "language",
+    "system",
+    "network",
+    "storage",
+    "quickly",
+    "carefully",
+    "between",
+    "under",
+    "because",
+    "although",
+    "bright",
+    "cold",
+    "ancient",
+    "modern",
+    "scientists",
+    "engineers",
+    "measured",
+    "observed",
+    "built",
+    "shipped",
+    "Paris",
+    "2024",
+    "kilometres",
+    "percent",
+    "analysis",
+    "results",
+    "growth",
+    "failure",
+    "retry",
 ];
 
 /// Deterministic pseudo-random texts of about `words` words each (±25%), so lengths vary as in
@@ -29,7 +69,9 @@ const WORDS: &[&str] = &[
 pub fn synthetic_texts(count: usize, words: usize) -> Vec<String> {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (state >> 33) as usize
     };
     (0..count)
@@ -51,8 +93,16 @@ pub fn synthetic_texts(count: usize, words: usize) -> Vec<String> {
         .collect()
 }
 
-pub fn bench_embed(common: &CommonOpts, texts: usize, words: usize, batch_sizes: &[usize]) -> Result<()> {
-    ensure!(texts > 0 && !batch_sizes.is_empty(), "need at least one text and one batch size");
+pub fn bench_embed(
+    common: &CommonOpts,
+    texts: usize,
+    words: usize,
+    batch_sizes: &[usize],
+) -> Result<()> {
+    ensure!(
+        texts > 0 && !batch_sizes.is_empty(),
+        "need at least one text and one batch size"
+    );
     let corpus = synthetic_texts(texts, words);
     let refs: Vec<&str> = corpus.iter().map(String::as_str).collect();
     let tokenizer = docfleet_models::load_tokenizer(&common.model_dir())?;
@@ -60,7 +110,11 @@ pub fn bench_embed(common: &CommonOpts, texts: usize, words: usize, batch_sizes:
     let max_tokens = probe.max_tokens();
     let tokens: Vec<usize> = corpus
         .iter()
-        .map(|t| tokenizer.encode(t.as_str(), true).map(|e| e.len().min(max_tokens)))
+        .map(|t| {
+            tokenizer
+                .encode(t.as_str(), true)
+                .map(|e| e.len().min(max_tokens))
+        })
         .collect::<Result<_, _>>()
         .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
     let total_tokens: usize = tokens.iter().sum();
@@ -72,17 +126,26 @@ pub fn bench_embed(common: &CommonOpts, texts: usize, words: usize, batch_sizes:
         texts,
         total_tokens as f64 / texts as f64,
         longest,
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     );
     drop(probe);
-    println!("{:>6} {:>10} {:>12} {:>9}", "batch", "texts/s", "tokens/s", "secs");
+    println!(
+        "{:>6} {:>10} {:>12} {:>9}",
+        "batch", "texts/s", "tokens/s", "secs"
+    );
     for &batch in batch_sizes {
         let embedder = app::load_embedder(common, batch.max(1) * longest)?;
         embedder.embed(&refs[..batch.min(refs.len())])?; // warm-up: allocations, caches
         let started = Instant::now();
         let vectors = embedder.embed(&refs)?;
         let secs = started.elapsed().as_secs_f64();
-        ensure!(vectors.len() == texts, "model returned {} vectors for {texts} texts", vectors.len());
+        ensure!(
+            vectors.len() == texts,
+            "model returned {} vectors for {texts} texts",
+            vectors.len()
+        );
         println!(
             "{:>6} {:>10.1} {:>12.0} {:>9.2}",
             batch,

@@ -93,14 +93,26 @@ impl RunReport {
     }
 }
 
-async fn process_file(processor: Processor, tenant: String, file: SourceFile) -> PipelineResult<Outcome> {
+async fn process_file(
+    processor: Processor,
+    tenant: String,
+    file: SourceFile,
+) -> PipelineResult<Outcome> {
     // Check the size before reading, so a huge file is refused without being loaded.
     let size_bytes = tokio::fs::metadata(&file.path).await?.len();
     if size_bytes > processor.max_file_bytes {
-        return Err(PipelineError::TooLarge { size_bytes, limit_bytes: processor.max_file_bytes });
+        return Err(PipelineError::TooLarge {
+            size_bytes,
+            limit_bytes: processor.max_file_bytes,
+        });
     }
     let bytes = tokio::fs::read(&file.path).await?;
-    let job = DocJob { tenant, source: file.uri(), file_name: file.file_name(), bytes };
+    let job = DocJob {
+        tenant,
+        source: file.uri(),
+        file_name: file.file_name(),
+        bytes,
+    };
     processor.process(job).await
 }
 
@@ -117,7 +129,10 @@ pub async fn run_batch(
     let lane_stats = processor.embed.stats();
     let started = Instant::now();
     let mut progress = Progress::new(files.len(), show_progress);
-    let mut report = RunReport { documents: files.len() as u64, ..Default::default() };
+    let mut report = RunReport {
+        documents: files.len() as u64,
+        ..Default::default()
+    };
 
     let mut pending = files.into_iter();
     let mut in_flight = JoinSet::new();
@@ -127,7 +142,9 @@ pub async fn run_batch(
             let task = process_file(processor.clone(), tenant.clone(), file.clone());
             in_flight.spawn(async move { (file, task.await) });
         }
-        let Some(joined) = in_flight.join_next().await else { break };
+        let Some(joined) = in_flight.join_next().await else {
+            break;
+        };
         let (file, result) = joined?;
         let (pages, chunks) = match &result {
             Ok(Outcome::Indexed(m)) => (m.pages, m.chunks),

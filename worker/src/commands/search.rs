@@ -26,14 +26,30 @@ pub async fn search(common: &CommonOpts, query: &str, top_k: usize, json: bool) 
     let index = EmbeddedIndex::open_read_only(&common.index_dir())?;
     let embedder = app::load_embedder(common, 4096)?;
     let vector = embedder.embed(&[query])?.remove(0);
-    let hits = index.search(&vector, &Filter { tenant, doc_id: None }, top_k).await?;
-    let views: Vec<HitView> = hits.iter().enumerate().map(|(i, h)| view(i + 1, h)).collect();
+    let hits = index
+        .search(
+            &vector,
+            &Filter {
+                tenant,
+                doc_id: None,
+            },
+            top_k,
+        )
+        .await?;
+    let views: Vec<HitView> = hits
+        .iter()
+        .enumerate()
+        .map(|(i, h)| view(i + 1, h))
+        .collect();
     if json {
         println!("{}", serde_json::to_string_pretty(&views)?);
         return Ok(());
     }
     if views.is_empty() {
-        println!("no results (is anything indexed for tenant {:?}? see `docfleet stats`)", common.tenant);
+        println!(
+            "no results (is anything indexed for tenant {:?}? see `docfleet stats`)",
+            common.tenant
+        );
     }
     for v in &views {
         let pages = if v.page_start == v.page_end {
@@ -41,7 +57,14 @@ pub async fn search(common: &CommonOpts, query: &str, top_k: usize, json: bool) 
         } else {
             format!("pages {}-{}", v.page_start, v.page_end)
         };
-        println!("{:>2}. {:.4}  {}  {}  doc {}", v.rank, v.score, display_source(v.source), pages, v.doc_id);
+        println!(
+            "{:>2}. {:.4}  {}  {}  doc {}",
+            v.rank,
+            v.score,
+            display_source(v.source),
+            pages,
+            v.doc_id
+        );
         println!("    {}", snippet(v.text, 240));
     }
     Ok(())

@@ -13,12 +13,21 @@ pub async fn stats(common: &CommonOpts, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&stats)?);
         return Ok(());
     }
-    println!("{:<24} {:>10} {:>10} {:>10}", "tenant", "documents", "chunks", "points");
+    println!(
+        "{:<24} {:>10} {:>10} {:>10}",
+        "tenant", "documents", "chunks", "points"
+    );
     for s in &stats {
-        println!("{:<24} {:>10} {:>10} {:>10}", s.tenant, s.documents, s.chunks, s.points);
+        println!(
+            "{:<24} {:>10} {:>10} {:>10}",
+            s.tenant, s.documents, s.chunks, s.points
+        );
     }
     if stats.is_empty() {
-        println!("(empty: nothing indexed in {})", common.index_dir().display());
+        println!(
+            "(empty: nothing indexed in {})",
+            common.index_dir().display()
+        );
     }
     Ok(())
 }
