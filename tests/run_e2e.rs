@@ -412,7 +412,10 @@ fn manifests(data_dir: &Path) -> usize {
     if !root.exists() {
         return 0;
     }
-    walk(&root).iter().filter(|p| p.ends_with("manifest.json")).count()
+    walk(&root)
+        .iter()
+        .filter(|p| p.ends_with("manifest.json"))
+        .count()
 }
 
 #[test]
@@ -424,22 +427,47 @@ fn kill_9_mid_run_loses_nothing_and_the_next_run_completes() {
     }
     let total = 4 * std::fs::read_dir(fixtures().join("docs")).unwrap().count() as u64;
 
-    let mut child = docfleet(data.path()).args(["run", "--quiet"]).arg(docs.path()).spawn().unwrap();
+    let mut child = docfleet(data.path())
+        .args(["run", "--quiet"])
+        .arg(docs.path())
+        .spawn()
+        .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while manifests(data.path()) == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert!(child.try_wait().unwrap().is_none(), "the run finished before it could be killed");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run finished before it could be killed"
+    );
     child.kill().unwrap(); // SIGKILL: no chance to flush or clean up
     child.wait().unwrap();
     let done = manifests(data.path()) as u64;
-    assert!(done >= 1 && done < total, "killed mid-run: {done} of {total} done");
+    assert!(
+        done >= 1 && done < total,
+        "killed mid-run: {done} of {total} done"
+    );
 
     let (out, report) = run_json(data.path(), &[], &[docs.path()]);
-    assert!(out.status.success(), "{report}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(n(&report, "indexed") + n(&report, "unchanged"), total, "{report}");
-    assert!(n(&report, "unchanged") >= done, "finished documents are not redone: {report}");
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        n(&report, "indexed") + n(&report, "unchanged"),
+        total,
+        "{report}"
+    );
+    assert!(
+        n(&report, "unchanged") >= done,
+        "finished documents are not redone: {report}"
+    );
     let s = stats(data.path());
     assert_eq!(n(&s[0], "documents"), total);
-    assert_eq!(n(&s[0], "points"), n(&s[0], "chunks"), "no duplicate or missing points: {s:?}");
+    assert_eq!(
+        n(&s[0], "points"),
+        n(&s[0], "chunks"),
+        "no duplicate or missing points: {s:?}"
+    );
 }

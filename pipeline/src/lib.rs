@@ -3,8 +3,8 @@
 //!
 //! Lanes: [`extract`] turns bytes into pages, [`chunk`] cuts pages into token-bounded chunks,
 //! embedding lives in the `docfleet-models` crate behind its `Embedder` trait, [`index`] stores
-//! vectors. [`store`] holds source documents and artifacts. [`process`] runs one document through the lanes, [`embed_lane`] shares the
-//! model among all in-flight documents.
+//! vectors. [`store`] holds source documents and artifacts. [`process`] runs one document
+//! through the lanes; [`embed_lane`] shares the model among all in-flight documents.
 
 pub mod artifacts;
 pub mod chunk;

@@ -54,7 +54,7 @@ pub struct PipelineOpts {
     #[arg(long, env = "DOCFLEET_MAX_PAGES", default_value_t = 5000)]
     pub max_pages: u64,
     /// Padded tokens per forward pass of the model (batch size × longest text in the batch).
-    #[arg(long, env = "DOCFLEET_EMBED_BATCH_TOKENS", default_value_t = 16384)]
+    #[arg(long, env = "DOCFLEET_EMBED_BATCH_TOKENS", default_value_t = 4096)]
     pub embed_batch_tokens: usize,
     /// Documents in flight at once (extraction of the next overlaps embedding of the current).
     #[arg(long, env = "DOCFLEET_CONCURRENCY", default_value_t = 4)]
