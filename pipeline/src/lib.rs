@@ -13,6 +13,7 @@ pub mod embed_lane;
 pub mod error;
 pub mod extract;
 pub mod index;
+pub mod job;
 pub mod process;
 pub mod store;
 pub mod version;

@@ -151,7 +151,8 @@ pub async fn run_batch(
             _ => (0, 0),
         };
         if let Err(e) = &result {
-            tracing::warn!(file = %file.display, error = %e, "document failed");
+            // The summary prints one FAILED line per document; the log line is for tracing.
+            tracing::info!(file = %file.display, error = %e, "document failed");
         }
         progress.document_done(pages, chunks, result.is_err());
         report.record(&file, result);

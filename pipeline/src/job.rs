@@ -1,0 +1,152 @@
+//! The job message: what a queue carries from the API or CLI to a worker. Versioned JSON,
+//! validated strictly: a message that fails here is dead-lettered with the reason, never retried.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use uuid::Uuid;
+
+/// The only message version this build understands.
+pub const JOB_MESSAGE_VERSION: u32 = 1;
+
+/// Largest message accepted; a job message is a few hundred bytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobMessage {
+    pub version: u32,
+    pub job_id: Uuid,
+    pub tenant: String,
+    /// `file:///abs/path` (and `s3://bucket/key` once the S3 store exists).
+    pub source: String,
+    #[serde(default)]
+    pub options: JobOptions,
+    pub submitted_at_unix_ms: u64,
+}
+
+/// Per-job overrides of the worker's pipeline settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_max_tokens: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_overlap_tokens: Option<usize>,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MessageError {
+    #[error("message is {0} bytes, over the limit of {MAX_MESSAGE_BYTES}")]
+    TooLarge(usize),
+    #[error("malformed job message: {0}")]
+    Malformed(String),
+    #[error("unsupported job message version {0} (this worker understands {JOB_MESSAGE_VERSION})")]
+    UnsupportedVersion(u32),
+    #[error("invalid tenant {0:?}: use 1-64 characters from A-Z, a-z, 0-9, '-' and '_'")]
+    InvalidTenant(String),
+    #[error("invalid source {0:?}: expected an absolute file:// URI")]
+    InvalidSource(String),
+}
+
+impl MessageError {
+    /// A bad message stays bad: never worth retrying.
+    pub fn is_retryable(&self) -> bool {
+        false
+    }
+}
+
+/// Tenants become object-key prefixes and index filters: a small safe alphabet only.
+pub fn validate_tenant(tenant: &str) -> Result<(), MessageError> {
+    let ok = !tenant.is_empty()
+        && tenant.len() <= 64
+        && tenant.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok { Ok(()) } else { Err(MessageError::InvalidTenant(tenant.to_owned())) }
+}
+
+fn validate_source(source: &str) -> Result<(), MessageError> {
+    let path = source.strip_prefix("file://").unwrap_or("");
+    let ok = path.starts_with('/') && !path.split('/').any(|s| s == "..") && !source.contains('\0');
+    if ok { Ok(()) } else { Err(MessageError::InvalidSource(source.to_owned())) }
+}
+
+impl JobMessage {
+    pub fn new(tenant: &str, source: &str, options: JobOptions) -> Result<Self, MessageError> {
+        let msg = Self {
+            version: JOB_MESSAGE_VERSION,
+            job_id: Uuid::new_v4(),
+            tenant: tenant.to_owned(),
+            source: source.to_owned(),
+            options,
+            submitted_at_unix_ms: crate::artifacts::now_unix_millis(),
+        };
+        msg.validate()?;
+        Ok(msg)
+    }
+
+    /// Parses and validates a message body.
+    pub fn parse(bytes: &[u8]) -> Result<Self, MessageError> {
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(MessageError::TooLarge(bytes.len()));
+        }
+        // Look at the version first, so a future message gets a clear "unsupported version".
+        #[derive(Deserialize)]
+        struct Versioned {
+            version: u32,
+        }
+        let v: Versioned =
+            serde_json::from_slice(bytes).map_err(|e| MessageError::Malformed(e.to_string()))?;
+        if v.version != JOB_MESSAGE_VERSION {
+            return Err(MessageError::UnsupportedVersion(v.version));
+        }
+        let msg: Self =
+            serde_json::from_slice(bytes).map_err(|e| MessageError::Malformed(e.to_string()))?;
+        msg.validate()?;
+        Ok(msg)
+    }
+
+    pub fn validate(&self) -> Result<(), MessageError> {
+        if self.version != JOB_MESSAGE_VERSION {
+            return Err(MessageError::UnsupportedVersion(self.version));
+        }
+        validate_tenant(&self.tenant)?;
+        validate_source(&self.source)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a JobMessage always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_validates() {
+        let msg = JobMessage::new("acme", "file:///data/a.pdf", JobOptions::default()).unwrap();
+        assert_eq!(JobMessage::parse(&msg.to_bytes()).unwrap(), msg);
+        assert!(!String::from_utf8(msg.to_bytes()).unwrap().contains("options\":{\"chunk"));
+    }
+
+    #[test]
+    fn bad_messages_get_clear_permanent_errors() {
+        let ok = JobMessage::new("acme", "file:///a.pdf", JobOptions::default()).unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(&ok.to_bytes()).unwrap();
+        let cases: Vec<(serde_json::Value, &str)> = vec![
+            (serde_json::json!({"version": 2}), "unsupported job message version 2"),
+            (serde_json::json!("nope"), "malformed"),
+            ({ v["tenant"] = "../x".into(); v.clone() }, "invalid tenant"),
+            ({ v["tenant"] = "acme".into(); v["source"] = "file://rel/a.pdf".into(); v.clone() }, "invalid source"),
+            ({ v["source"] = "file:///a/../etc/passwd".into(); v.clone() }, "invalid source"),
+            ({ v["source"] = "file:///a.pdf".into(); v["extra"] = 1.into(); v.clone() }, "unknown field"),
+        ];
+        for (body, want) in cases {
+            let err = JobMessage::parse(&serde_json::to_vec(&body).unwrap()).unwrap_err();
+            assert!(err.to_string().contains(want), "{body}: {err}");
+            assert!(!err.is_retryable());
+        }
+        let err = JobMessage::parse(&[b' '; MAX_MESSAGE_BYTES + 1]).unwrap_err();
+        assert!(matches!(err, MessageError::TooLarge(_)));
+        assert!(JobMessage::parse(b"not json").is_err());
+    }
+}
