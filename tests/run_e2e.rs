@@ -471,3 +471,102 @@ fn kill_9_mid_run_loses_nothing_and_the_next_run_completes() {
         "no duplicate or missing points: {s:?}"
     );
 }
+
+/// (file, error, retryable) of each failure, sorted: runs compare regardless of finishing order.
+fn failures(report: &Value) -> Vec<(String, String, bool)> {
+    let mut out: Vec<_> = report["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_owned(),
+                f["error"].as_str().unwrap().to_owned(),
+                f["retryable"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every text.json under the data dir, by its path relative to it.
+fn texts(data_dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out: Vec<_> = walk(&data_dir.join("objects"))
+        .into_iter()
+        .filter(|p| p.ends_with("text.json"))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p.strip_prefix(data_dir).unwrap().to_owned(), bytes)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn extraction_in_child_processes_matches_extraction_in_process() {
+    let paths = [&fixtures().join("bad"), &fixtures().join("docs")];
+    let paths: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+    let in_process = tempfile::tempdir().unwrap();
+    let (_, expected) = run_json(in_process.path(), &["--extract-processes", "0"], &paths);
+    let pooled = tempfile::tempdir().unwrap();
+    let (out, report) = run_json(pooled.path(), &["--extract-processes", "2"], &paths);
+
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(
+        failures(&report),
+        failures(&expected),
+        "same failures, same messages"
+    );
+    assert_eq!(failures(&report).len(), BAD.len(), "{report}");
+    for key in ["indexed", "pages", "chunks", "points"] {
+        assert_eq!(n(&report, key), n(&expected, key), "{key}: {report}");
+    }
+    let (a, b) = (texts(in_process.path()), texts(pooled.path()));
+    assert_eq!(a.len() as u64, n(&report, "indexed"));
+    assert!(a == b, "the extracted text is byte for byte the same");
+}
+
+#[test]
+fn a_document_that_crashes_its_extractor_fails_alone() {
+    // DOCFLEET_TEST_CRASH_MARKER (test only) makes the extractor child abort on a document that
+    // contains the marker, as a hostile PDF crashes PDFium.
+    let marker = "DOCFLEET-E2E-CRASH-ME";
+    let data = tempfile::tempdir().unwrap();
+    let docs = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("docs"), docs.path());
+    std::fs::write(
+        docs.path().join("crash-me.txt"),
+        format!("This note crashes the extractor: {marker}."),
+    )
+    .unwrap();
+    let good = std::fs::read_dir(fixtures().join("docs")).unwrap().count() as u64;
+
+    let out = docfleet(data.path())
+        .env("DOCFLEET_TEST_CRASH_MARKER", marker)
+        .args(["run", "--json", "--extract-processes", "2"])
+        .arg(docs.path())
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let failed = failures(&report);
+    assert_eq!(
+        failed.len(),
+        1,
+        "only the crashing document fails: {report}"
+    );
+    let (file, error, retryable) = &failed[0];
+    assert!(file.ends_with("crash-me.txt"), "{report}");
+    assert!(
+        error.contains("crashed the extractor process (killed by signal 6, SIGABRT)"),
+        "{error}"
+    );
+    assert!(!retryable, "the same bytes would crash it again: {report}");
+    assert_eq!(
+        n(&report, "indexed"),
+        good,
+        "the other documents are all indexed: {report}"
+    );
+}

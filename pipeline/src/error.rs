@@ -25,6 +25,13 @@ pub enum Error {
     InvalidUtf8(usize),
     #[error("PDFium: {0}")]
     Pdfium(String),
+    /// The extractor child process ran past its deadline and was killed.
+    #[error("extraction took longer than {secs} s (extract_timeout_secs)")]
+    ExtractTimeout { secs: u64 },
+    /// The extractor child process died (signal, exit) or broke the protocol before answering.
+    /// Permanent: the same bytes would crash it again.
+    #[error("{0}")]
+    ExtractorCrashed(String),
     #[error("chunking: {0}")]
     Chunking(String),
     #[error("embedding model: {0}")]
@@ -81,6 +88,8 @@ mod tests {
             }
             .is_retryable()
         );
+        assert!(!Error::ExtractTimeout { secs: 1 }.is_retryable());
+        assert!(!Error::ExtractorCrashed("signal 11".into()).is_retryable());
         assert!(Error::Io(std::io::Error::other("disk")).is_retryable());
         assert!(Error::index("down", true).is_retryable());
     }

@@ -59,14 +59,24 @@ impl MessageError {
 pub fn validate_tenant(tenant: &str) -> Result<(), MessageError> {
     let ok = !tenant.is_empty()
         && tenant.len() <= 64
-        && tenant.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok { Ok(()) } else { Err(MessageError::InvalidTenant(tenant.to_owned())) }
+        && tenant
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(MessageError::InvalidTenant(tenant.to_owned()))
+    }
 }
 
 fn validate_source(source: &str) -> Result<(), MessageError> {
     let path = source.strip_prefix("file://").unwrap_or("");
     let ok = path.starts_with('/') && !path.split('/').any(|s| s == "..") && !source.contains('\0');
-    if ok { Ok(()) } else { Err(MessageError::InvalidSource(source.to_owned())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(MessageError::InvalidSource(source.to_owned()))
+    }
 }
 
 impl JobMessage {
@@ -125,7 +135,11 @@ mod tests {
     fn round_trips_and_validates() {
         let msg = JobMessage::new("acme", "file:///data/a.pdf", JobOptions::default()).unwrap();
         assert_eq!(JobMessage::parse(&msg.to_bytes()).unwrap(), msg);
-        assert!(!String::from_utf8(msg.to_bytes()).unwrap().contains("options\":{\"chunk"));
+        assert!(
+            !String::from_utf8(msg.to_bytes())
+                .unwrap()
+                .contains("options\":{\"chunk")
+        );
     }
 
     #[test]
@@ -133,12 +147,41 @@ mod tests {
         let ok = JobMessage::new("acme", "file:///a.pdf", JobOptions::default()).unwrap();
         let mut v: serde_json::Value = serde_json::from_slice(&ok.to_bytes()).unwrap();
         let cases: Vec<(serde_json::Value, &str)> = vec![
-            (serde_json::json!({"version": 2}), "unsupported job message version 2"),
+            (
+                serde_json::json!({"version": 2}),
+                "unsupported job message version 2",
+            ),
             (serde_json::json!("nope"), "malformed"),
-            ({ v["tenant"] = "../x".into(); v.clone() }, "invalid tenant"),
-            ({ v["tenant"] = "acme".into(); v["source"] = "file://rel/a.pdf".into(); v.clone() }, "invalid source"),
-            ({ v["source"] = "file:///a/../etc/passwd".into(); v.clone() }, "invalid source"),
-            ({ v["source"] = "file:///a.pdf".into(); v["extra"] = 1.into(); v.clone() }, "unknown field"),
+            (
+                {
+                    v["tenant"] = "../x".into();
+                    v.clone()
+                },
+                "invalid tenant",
+            ),
+            (
+                {
+                    v["tenant"] = "acme".into();
+                    v["source"] = "file://rel/a.pdf".into();
+                    v.clone()
+                },
+                "invalid source",
+            ),
+            (
+                {
+                    v["source"] = "file:///a/../etc/passwd".into();
+                    v.clone()
+                },
+                "invalid source",
+            ),
+            (
+                {
+                    v["source"] = "file:///a.pdf".into();
+                    v["extra"] = 1.into();
+                    v.clone()
+                },
+                "unknown field",
+            ),
         ];
         for (body, want) in cases {
             let err = JobMessage::parse(&serde_json::to_vec(&body).unwrap()).unwrap_err();

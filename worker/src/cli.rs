@@ -61,6 +61,14 @@ pub enum Command {
         #[command(subcommand)]
         which: BenchCommand,
     },
+    /// Internal: the extractor child process that `run` starts. Serves extraction requests on
+    /// stdin/stdout (the protocol of docfleet_pipeline::extract::wire) until stdin closes.
+    #[command(hide = true)]
+    ExtractWorker {
+        /// Largest document frame accepted (the parent passes its max_file_bytes).
+        #[arg(long, default_value_t = 100 * 1024 * 1024)]
+        max_file_bytes: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]

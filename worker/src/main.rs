@@ -34,11 +34,21 @@ fn init_logging(format: &str) {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_format);
-    match run(cli).await {
+    let result = match &cli.command {
+        // An extractor child is one thread on stdin/stdout: no async runtime to start.
+        Command::ExtractWorker { max_file_bytes } => {
+            app::serve_extract_worker(&cli.common, *max_file_bytes).map(|()| ExitCode::SUCCESS)
+        }
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(run(cli))),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -100,5 +110,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::bench::bench_run(common, &pipeline, dir, keep_data).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::ExtractWorker { .. } => unreachable!("served in main, without a runtime"),
     }
 }

@@ -59,6 +59,14 @@ pub struct PipelineOpts {
     /// Documents in flight at once (extraction of the next overlaps embedding of the current).
     #[arg(long, env = "DOCFLEET_CONCURRENCY", default_value_t = 4)]
     pub concurrency: usize,
+    /// Child processes that extract documents, one document each at a time (a crash or hang
+    /// fails only that document). 0 extracts inside this process: no isolation, for debugging.
+    #[arg(long, env = "DOCFLEET_EXTRACT_PROCESSES", default_value_t = 2)]
+    pub extract_processes: usize,
+    /// A document whose extraction takes longer fails and its extractor process is killed.
+    #[arg(long, env = "DOCFLEET_EXTRACT_TIMEOUT_SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub extract_timeout_secs: u64,
 }
 
 impl CommonOpts {

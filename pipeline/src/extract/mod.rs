@@ -4,11 +4,18 @@
 //! [`DocumentExtractor`] turns it into [`Page`]s: PDFs page by page through PDFium, plain text,
 //! Markdown and HTML as one page each. Every failure about the document itself is a permanent
 //! [`Error`] (see [`Error::is_retryable`]).
+//!
+//! [`ProcessPoolExtractor`] runs extraction in child processes that serve the [`wire`] protocol
+//! ([`serve_extraction`]), so a document that crashes or hangs PDFium fails alone.
 
+mod child;
+mod child_process;
 mod html;
 mod pdf;
+mod pool;
 mod sniff;
 mod text;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -17,7 +24,9 @@ use std::path::Path;
 
 use crate::{Error, Page, Result};
 
+pub use child::{ExtractFn, serve_extraction};
 pub use pdf::PdfExtractor;
+pub use pool::{ExtractorCommand, ProcessPoolExtractor};
 pub use sniff::{MediaType, sniff};
 
 /// Turns a document's bytes into pages of text.
@@ -70,16 +79,20 @@ impl DocumentExtractor {
     pub fn supports_pdf(&self) -> bool {
         self.pdf.is_some()
     }
-}
 
-impl Extractor for DocumentExtractor {
-    fn extract(&self, bytes: &[u8], media_type: MediaType) -> Result<Vec<Page>> {
+    /// [`Extractor::extract`] with other limits: an extractor child takes them from each request.
+    pub fn extract_with_limits(
+        &self,
+        bytes: &[u8],
+        media_type: MediaType,
+        limits: ExtractLimits,
+    ) -> Result<Vec<Page>> {
         if bytes.is_empty() {
             return Err(Error::EmptyFile);
         }
         match media_type {
             MediaType::Pdf => match &self.pdf {
-                Some(pdf) => pdf.extract(bytes, self.limits.max_pages),
+                Some(pdf) => pdf.extract(bytes, limits.max_pages),
                 None => Err(Error::Pdfium(
                     "PDF support needs libpdfium: run ./scripts/setup and pass its path \
                      (DOCFLEET_PDFIUM_LIB)"
@@ -89,5 +102,11 @@ impl Extractor for DocumentExtractor {
             MediaType::PlainText | MediaType::Markdown => text::extract(bytes),
             MediaType::Html => html::extract(bytes),
         }
+    }
+}
+
+impl Extractor for DocumentExtractor {
+    fn extract(&self, bytes: &[u8], media_type: MediaType) -> Result<Vec<Page>> {
+        self.extract_with_limits(bytes, media_type, self.limits)
     }
 }
