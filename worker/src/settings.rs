@@ -94,14 +94,8 @@ impl CommonOpts {
 
     /// The tenant, checked: it becomes an object key prefix, so only a safe alphabet.
     pub fn tenant(&self) -> Result<&str> {
-        let t = self.tenant.as_str();
-        let ok_chars = t
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if t.is_empty() || t.len() > 64 || !ok_chars {
-            bail!("invalid tenant {t:?}: use 1-64 characters from A-Z, a-z, 0-9, '-' and '_'");
-        }
-        Ok(t)
+        docfleet_pipeline::job::validate_tenant(&self.tenant)?;
+        Ok(&self.tenant)
     }
 
     pub fn device(&self) -> Result<docfleet_models::DeviceChoice> {
