@@ -86,6 +86,15 @@ async fn snapshot_of(idx: &EmbeddedIndex) -> (Vec<TenantStats>, Vec<Vec<SearchHi
     (idx.stats().await.unwrap(), hits)
 }
 
+/// Drops the index, opens it again and checks that nothing changed; returns the reopened index.
+async fn reopen_unchanged(idx: EmbeddedIndex, dir: &Path) -> EmbeddedIndex {
+    let expected = snapshot_of(&idx).await;
+    drop(idx);
+    let idx = EmbeddedIndex::open(dir).unwrap();
+    assert_eq!(snapshot_of(&idx).await, expected);
+    idx
+}
+
 fn log_file(dir: &Path) -> std::path::PathBuf {
     let listing = files::list(dir).unwrap();
     files::log_path(dir, *listing.logs.last().unwrap())
@@ -447,10 +456,7 @@ async fn compaction_keeps_contents_and_removes_old_generations() {
     idx.upsert(vec![point("t2", "d", "s1", 0, 1, [0.0, 0.0, 0.0, 1.0])])
         .await
         .unwrap();
-    let expected = snapshot_of(&idx).await;
-    drop(idx);
-    let idx = EmbeddedIndex::open(dir.path()).unwrap();
-    assert_eq!(snapshot_of(&idx).await, expected);
+    reopen_unchanged(idx, dir.path()).await;
 }
 
 #[tokio::test]
@@ -485,10 +491,7 @@ async fn interrupted_compaction_leftovers_are_ignored_and_cleaned() {
     idx.delete_doc_except("t2", "d", &key("none"))
         .await
         .unwrap();
-    let expected = snapshot_of(&idx).await;
-    drop(idx);
-    let idx = EmbeddedIndex::open(dir.path()).unwrap();
-    assert_eq!(snapshot_of(&idx).await, expected);
+    reopen_unchanged(idx, dir.path()).await;
 }
 
 #[tokio::test]
