@@ -9,6 +9,7 @@ mod config;
 mod device;
 mod embedder;
 mod error;
+mod flops;
 mod ops;
 mod pooling;
 mod tokenize;
@@ -17,6 +18,7 @@ pub use config::{Activation, ModelConfig, Pooling};
 pub use device::DeviceChoice;
 pub use embedder::{BertEmbedder, EmbedderOptions};
 pub use error::{Error, Result};
+pub use flops::matmul_peak_gflops;
 pub use tokenize::load_tokenizer;
 
 /// Turns texts into L2-normalised vectors.

@@ -130,10 +130,18 @@ pub fn bench_embed(
             .map(|n| n.get())
             .unwrap_or(1),
     );
+    // The model's arithmetic on these texts, and the matmul peak of this machine measured now.
+    let gflop: f64 = tokens
+        .iter()
+        .map(|&t| probe.config().flops_per_text(t))
+        .sum::<f64>()
+        / 1e9;
+    let peak = docfleet_models::matmul_peak_gflops(probe.device(), 1024, 1.0)?;
+    println!("f32 matmul peak measured now: {peak:.0} GFLOP/s; the texts cost {gflop:.0} GFLOP");
     drop(probe);
     println!(
-        "{:>6} {:>10} {:>12} {:>9}",
-        "batch", "texts/s", "tokens/s", "secs"
+        "{:>6} {:>10} {:>12} {:>9} {:>8} {:>7}",
+        "batch", "texts/s", "tokens/s", "secs", "GFLOP/s", "% peak"
     );
     for &batch in batch_sizes {
         let embedder = app::load_embedder(common, batch.max(1) * longest)?;
@@ -147,11 +155,13 @@ pub fn bench_embed(
             vectors.len()
         );
         println!(
-            "{:>6} {:>10.1} {:>12.0} {:>9.2}",
+            "{:>6} {:>10.1} {:>12.0} {:>9.2} {:>8.0} {:>6.0}%",
             batch,
             texts as f64 / secs,
             total_tokens as f64 / secs,
-            secs
+            secs,
+            gflop / secs,
+            100.0 * gflop / secs / peak
         );
     }
     if let Some(rss) = crate::rss::peak_rss_bytes() {
