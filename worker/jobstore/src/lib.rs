@@ -1,0 +1,51 @@
+//! docfleet's job store: one row per job with its state, attempts, lease, outcome and error,
+//! on PostgreSQL (the fleet) or SQLite (embedded runs), and the job-table queue of
+//! `docfleet worker --queue local`.
+//!
+//! - `JobStore` (store.rs): the seam, with its guard rules.
+//! - `PostgresJobStore`, `SqliteJobStore`: the adapters; the SQL of both is in sql.rs and the
+//!   Rust around it in shared.rs, written once.
+//! - `connect(url)`: picks the adapter from the URL.
+
+#[macro_use]
+mod shared;
+mod error;
+mod migrations;
+mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+mod store;
+
+use std::sync::Arc;
+
+pub use error::{Error, Result};
+pub use model::{
+    JobCursor, JobOutcome, JobRecord, JobState, ListFilter, StartOutcome, StateCounts, StoreOptions,
+};
+pub use postgres::PostgresJobStore;
+pub use sqlite::SqliteJobStore;
+pub use store::JobStore;
+
+/// Opens the job store named by `url`: `postgres://…` / `postgresql://…`, `sqlite:…` (sqlx's
+/// SQLite URL syntax), or a plain file path (SQLite). Migrations run on connect.
+pub async fn connect(url: &str) -> Result<Arc<dyn JobStore>> {
+    connect_with(url, &StoreOptions::default()).await
+}
+
+pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn JobStore>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            PostgresJobStore::connect_with(url, options).await?,
+        ))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteJobStore::open_url(url, options).await?))
+    } else if url.is_empty() || url.contains("://") {
+        Err(Error::InvalidUrl {
+            url: url.to_owned(),
+            reason: "expected postgres://…, sqlite:… or a file path".to_owned(),
+        })
+    } else {
+        Ok(Arc::new(SqliteJobStore::open_with(url, options).await?))
+    }
+}

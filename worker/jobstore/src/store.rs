@@ -1,0 +1,87 @@
+//! The `JobStore` seam.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use docfleet_pipeline::job::JobMessage;
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::model::{JobOutcome, JobRecord, JobState, ListFilter, StartOutcome, StateCounts};
+
+/// The job table: state of every job, and (for the "local" queue) the queue itself.
+///
+/// Guard rules, enforced by each adapter inside one statement or transaction:
+/// - `extend_lease`, `succeed`, `fail` and `release` change a row only while it is `Running`
+///   and owned by `worker_id` (an expired lease stays the owner's until another worker takes
+///   the job, which changes the owner). A rejected call returns `false` / `None` and changes
+///   nothing, so a late, stale worker never overwrites a newer outcome.
+/// - `start` and `lease_next` take a row that is `Queued` (or `Failed`), or `Running` with an
+///   expired lease (a crashed worker's job); `start` also re-takes a job its own worker holds.
+/// - `Succeeded` and `Dead` rows never change again.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Creates the row (`Queued`, 0 attempts) unless one with this job id exists; returns
+    /// whether it was created. Idempotent: an existing row is left as it is.
+    async fn create(&self, msg: &JobMessage) -> Result<bool> {
+        self.create_in_batch(msg, None).await
+    }
+
+    /// `create`, recording the batch (an `enqueue` call) the job belongs to.
+    async fn create_in_batch(&self, msg: &JobMessage, batch_id: Option<Uuid>) -> Result<bool>;
+
+    /// Takes the job for `worker_id` for `lease`: `Running`, attempts + 1. See `StartOutcome`
+    /// for the refusals. `max_attempts` is not checked here (a broker counts its own
+    /// deliveries); `fail` and `lease_next` apply it.
+    async fn start(&self, job_id: Uuid, worker_id: &str, lease: Duration) -> Result<StartOutcome>;
+
+    /// Moves the owner's lease to now + `lease`.
+    async fn extend_lease(&self, job_id: Uuid, worker_id: &str, lease: Duration) -> Result<bool>;
+
+    /// `Running` → `Succeeded` with its outcome; error cleared.
+    async fn succeed(&self, job_id: Uuid, worker_id: &str, outcome: &JobOutcome) -> Result<bool>;
+
+    /// Records a failed attempt. `terminal`, or attempts ≥ `max_attempts`: → `Dead`; otherwise
+    /// → `Queued` (owner and lease cleared, the error kept) for a retry. Returns the new state,
+    /// `None` if the guard refused.
+    async fn fail(
+        &self,
+        job_id: Uuid,
+        worker_id: &str,
+        error: &str,
+        terminal: bool,
+    ) -> Result<Option<JobState>>;
+
+    /// Shutdown: `Running` → `Queued` without counting the attempt (attempts − 1, since `start`
+    /// counted it), owner and lease cleared.
+    async fn release(&self, job_id: Uuid, worker_id: &str) -> Result<bool>;
+
+    async fn get(&self, job_id: Uuid) -> Result<Option<JobRecord>>;
+
+    /// `get`, but `None` for another tenant's job.
+    async fn get_for_tenant(&self, tenant: &str, job_id: Uuid) -> Result<Option<JobRecord>>;
+
+    /// Rows in creation order matching the filter.
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>>;
+
+    /// Jobs per state, for one tenant or all.
+    async fn counts_by_state(&self, tenant: Option<&str>) -> Result<StateCounts>;
+
+    /// The job-table queue: atomically claims up to `max` jobs in creation (FIFO) order that are
+    /// `Queued` (or `Failed`), or `Running` with an expired lease, for `worker_id`, as `start`
+    /// does. First, in the same transaction, a `Running` job whose lease expired after
+    /// `max_attempts` attempts is moved to `Dead` (it keeps killing its workers). Returns the
+    /// claimed rows in FIFO order.
+    async fn lease_next(
+        &self,
+        worker_id: &str,
+        max: usize,
+        lease: Duration,
+    ) -> Result<Vec<JobRecord>>;
+
+    /// Checks the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+
+    /// Closes the pool; later calls fail.
+    async fn close(&self);
+}

@@ -1,0 +1,22 @@
+//! The cases of the suite; each gets a fresh database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod lease_next;
+mod listing;
+mod transitions;
+
+pub use lease_next::*;
+pub use listing::*;
+pub use transitions::*;
+
+use std::time::Duration;
+
+/// A lease that runs out within the test.
+pub const SHORT: Duration = Duration::from_millis(200);
+/// A lease that does not.
+pub const LONG: Duration = Duration::from_secs(60);
+
+/// Sleeps past a `SHORT` lease.
+pub async fn outlive_short_lease() {
+    tokio::time::sleep(SHORT + Duration::from_millis(150)).await;
+}
