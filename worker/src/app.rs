@@ -37,9 +37,9 @@ pub fn load_embedder(common: &CommonOpts, batch_tokens: usize) -> Result<Arc<Ber
 pub async fn build_processor(common: &CommonOpts, opts: &PipelineOpts) -> Result<Processor> {
     let model_dir = common.model_dir();
     let embedder = load_embedder(common, opts.embed_batch_tokens)?;
-    let tokenizer = docfleet_models::load_tokenizer(&model_dir)?;
+    // The embedder's own tokenizer (no truncation, no padding): chunks count exactly its tokens.
     let chunker = TokenChunker::new(
-        tokenizer,
+        embedder.tokenizer().clone(),
         ChunkerConfig {
             max_tokens: opts.chunk_max_tokens,
             overlap_tokens: opts.chunk_overlap_tokens,

@@ -105,18 +105,12 @@ pub fn bench_embed(
     );
     let corpus = synthetic_texts(texts, words);
     let refs: Vec<&str> = corpus.iter().map(String::as_str).collect();
-    let tokenizer = docfleet_models::load_tokenizer(&common.model_dir())?;
     let probe = app::load_embedder(common, 1 << 20)?;
-    let max_tokens = probe.max_tokens();
+    // What the model sees: special tokens included, truncated to its max_tokens.
     let tokens: Vec<usize> = corpus
         .iter()
-        .map(|t| {
-            tokenizer
-                .encode(t.as_str(), true)
-                .map(|e| e.len().min(max_tokens))
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
+        .map(|t| probe.input_ids(t).map(|ids| ids.len()))
+        .collect::<Result<_, _>>()?;
     let total_tokens: usize = tokens.iter().sum();
     let longest = tokens.iter().copied().max().unwrap_or(1);
     println!(
