@@ -5,6 +5,7 @@
 //! - `JobStore` (store.rs): the seam, with its guard rules.
 //! - `PostgresJobStore`, `SqliteJobStore`: the adapters; the SQL of both is in sql.rs and the
 //!   Rust around it in shared.rs, written once.
+//! - `JobTableQueue` (table_queue.rs): the job table as a `docfleet_queue::JobQueue`.
 //! - `connect(url)`: picks the adapter from the URL.
 
 #[macro_use]
@@ -16,6 +17,7 @@ mod postgres;
 mod sql;
 mod sqlite;
 mod store;
+mod table_queue;
 
 use std::sync::Arc;
 
@@ -26,6 +28,7 @@ pub use model::{
 pub use postgres::PostgresJobStore;
 pub use sqlite::SqliteJobStore;
 pub use store::JobStore;
+pub use table_queue::JobTableQueue;
 
 /// Opens the job store named by `url`: `postgres://…` / `postgresql://…`, `sqlite:…` (sqlx's
 /// SQLite URL syntax), or a plain file path (SQLite). Migrations run on connect.

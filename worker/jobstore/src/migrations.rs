@@ -14,17 +14,23 @@ use crate::error::Result;
 /// (version, description, SQL)
 type Source = &'static [(i64, &'static str, &'static str)];
 
-pub(crate) const POSTGRES: Source = &[(
-    1,
-    "jobs",
-    include_str!("../migrations/postgres/0001_jobs.sql"),
-)];
+pub(crate) const POSTGRES: Source = &[
+    (1, "jobs", include_str!("../migrations/postgres/0001_jobs.sql")),
+    (
+        2,
+        "run after",
+        include_str!("../migrations/postgres/0002_run_after.sql"),
+    ),
+];
 
-pub(crate) const SQLITE: Source = &[(
-    1,
-    "jobs",
-    include_str!("../migrations/sqlite/0001_jobs.sql"),
-)];
+pub(crate) const SQLITE: Source = &[
+    (1, "jobs", include_str!("../migrations/sqlite/0001_jobs.sql")),
+    (
+        2,
+        "run after",
+        include_str!("../migrations/sqlite/0002_run_after.sql"),
+    ),
+];
 
 fn migrator(source: Source) -> Migrator {
     Migrator::with_migrations(

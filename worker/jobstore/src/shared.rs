@@ -201,6 +201,7 @@ macro_rules! impl_job_store {
                 worker_id: &str,
                 error: &str,
                 terminal: bool,
+                retry_after: std::time::Duration,
             ) -> $crate::error::Result<Option<$crate::model::JobState>> {
                 use sqlx::Row as _;
                 let row = sqlx::query($q.fail)
@@ -208,6 +209,7 @@ macro_rules! impl_job_store {
                     .bind(worker_id)
                     .bind(error)
                     .bind(terminal)
+                    .bind($crate::shared::lease_ms(retry_after))
                     .fetch_optional(&self.pool)
                     .await?;
                 row.map(|row| $crate::shared::parse_state(job_id, row.try_get(0)?))

@@ -40,6 +40,14 @@ macro_rules! claimable {
     };
 }
 
+/// A queued row whose retry delay (`fail`'s `retry_after`) has passed. Only the job-table queue
+/// waits for it; a broker that delivers a message has already applied its own delay.
+macro_rules! due {
+    ($now:literal) => {
+        concat!("(run_after_ms IS NULL OR run_after_ms <= ", $now, ")")
+    };
+}
+
 /// The running row of an expired lease after its last allowed attempt.
 macro_rules! exhausted {
     ($now:literal) => {
@@ -55,7 +63,7 @@ macro_rules! exhausted {
 macro_rules! take {
     ($now:literal, $w:literal, $l:literal) => {
         concat!(
-            "state = 'running', attempts = attempts + 1, worker_id = ",
+            "state = 'running', attempts = attempts + 1, run_after_ms = NULL, worker_id = ",
             $w,
             ", lease_expires_at_ms = ",
             $now,
@@ -112,7 +120,9 @@ macro_rules! queries {
                  worker_id = CASE WHEN $4 OR attempts >= max_attempts THEN worker_id END, \
                  finished_at_ms = CASE WHEN $4 OR attempts >= max_attempts THEN ",
                 $now,
-                " END, lease_expires_at_ms = NULL, error = $3, updated_at_ms = ",
+                " END, run_after_ms = CASE WHEN $4 OR attempts >= max_attempts THEN NULL ELSE ",
+                $now,
+                " + $5 END, lease_expires_at_ms = NULL, error = $3, updated_at_ms = ",
                 $now,
                 " WHERE job_id = $1 AND state = 'running' AND worker_id = $2 RETURNING state"
             ),
@@ -158,6 +168,8 @@ macro_rules! queries {
                 take!($now, "$1", "$2"),
                 " WHERE job_id IN (SELECT job_id FROM jobs WHERE ",
                 claimable!($now),
+                " AND ",
+                due!($now),
                 " ORDER BY seq LIMIT $3 ",
                 $skip,
                 ") AND ",

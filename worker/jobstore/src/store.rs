@@ -42,14 +42,16 @@ pub trait JobStore: Send + Sync {
     async fn succeed(&self, job_id: Uuid, worker_id: &str, outcome: &JobOutcome) -> Result<bool>;
 
     /// Records a failed attempt. `terminal`, or attempts ≥ `max_attempts`: → `Dead`; otherwise
-    /// → `Queued` (owner and lease cleared, the error kept) for a retry. Returns the new state,
-    /// `None` if the guard refused.
+    /// → `Queued` (owner and lease cleared, the error kept) for a retry, which `lease_next` will
+    /// not claim before `retry_after` has passed (brokers apply their own delay and ignore it).
+    /// Returns the new state, `None` if the guard refused.
     async fn fail(
         &self,
         job_id: Uuid,
         worker_id: &str,
         error: &str,
         terminal: bool,
+        retry_after: Duration,
     ) -> Result<Option<JobState>>;
 
     /// Shutdown: `Running` → `Queued` without counting the attempt (attempts − 1, since `start`

@@ -42,6 +42,8 @@ suite!(
     lease_next_concurrent_leasers_claim_disjoint_sets,
     lease_next_reclaims_expired_lease,
     lease_next_dead_letters_exhausted_expired_lease,
+    lease_next_waits_for_retry_delay,
+    table_queue_delivers_rows_as_messages,
     list_filters_and_pages,
     counts_by_state_per_tenant,
     get_for_tenant_is_scoped,

@@ -1,6 +1,6 @@
 //! The job queue seam: how a worker receives jobs and reports their outcome, and how the API or CLI
-//! submits them. One trait pair, one adapter per broker (`rabbitmq` here; SQS, Kafka and the job
-//! table follow on the same traits).
+//! submits them. One trait pair, one adapter per broker (`rabbitmq` here; SQS and Kafka follow on
+//! the same traits; the job-table queue lives with the job store, `docfleet_jobstore::JobTableQueue`).
 //!
 //! Delivery is at-least-once: a job may be delivered again after a crash, a lost connection or a
 //! retry, and every effect of processing it is idempotent (see the architecture's "Delivery
@@ -90,6 +90,13 @@ pub trait JobQueue: Send + Sync {
 
     /// Ready/unacked counts when the broker tells.
     async fn depth(&self) -> Result<QueueDepth>;
+
+    /// True when the queue is the job store's own table: a delivery is then a row already
+    /// started for this worker, and the job-store transitions are the verdicts (the calls above
+    /// only check the handle). Brokers keep the default, false.
+    fn claims_in_store(&self) -> bool {
+        false
+    }
 }
 
 /// The submitting side of a queue.

@@ -146,3 +146,52 @@ pub async fn lease_next_dead_letters_exhausted_expired_lease(ctx: Ctx) {
     assert_eq!(dead.lease_expires_at_ms, None);
     store.close().await;
 }
+
+pub async fn lease_next_waits_for_retry_delay(ctx: Ctx) {
+    let all = create_jobs(ctx.store.as_ref(), "acme", 2).await;
+    let first = ctx.store.lease_next("w1", 1, LONG).await.unwrap();
+    assert_eq!(ids(&first), all[..1]);
+    let state = ctx
+        .store
+        .fail(all[0], "w1", "store unavailable", false, SHORT)
+        .await
+        .unwrap();
+    assert_eq!(state, Some(JobState::Queued));
+    // The failed job waits out its delay; the next one goes ahead of it.
+    let next = ctx.store.lease_next("w2", 10, LONG).await.unwrap();
+    assert_eq!(ids(&next), all[1..]);
+    outlive_short_lease().await;
+    let retried = ctx.store.lease_next("w2", 10, LONG).await.unwrap();
+    assert_eq!(ids(&retried), all[..1]);
+    assert_eq!(retried[0].attempts, 2);
+    assert_eq!(retried[0].error.as_deref(), Some("store unavailable"));
+}
+
+pub async fn table_queue_delivers_rows_as_messages(ctx: Ctx) {
+    use docfleet_jobstore::JobTableQueue;
+    use docfleet_pipeline::job::JobMessage;
+    use docfleet_queue::JobQueue;
+
+    let all = create_jobs(ctx.store.as_ref(), "acme", 3).await;
+    let queue = JobTableQueue::new(ctx.store.clone(), "w1", LONG, SHORT);
+    assert!(queue.claims_in_store());
+    let depth = queue.depth().await.unwrap();
+    assert_eq!((depth.ready, depth.unacked), (Some(3), Some(0)));
+
+    let got = queue.receive(2, LONG).await.unwrap();
+    assert_eq!(got.len(), 2);
+    for (d, id) in got.iter().zip(&all) {
+        let msg = JobMessage::parse(&d.body).unwrap();
+        assert_eq!((msg.job_id, msg.tenant.as_str()), (*id, "acme"));
+        assert_eq!(d.attempt, 1);
+        queue.ack(d).await.unwrap();
+    }
+    let depth = queue.depth().await.unwrap();
+    assert_eq!((depth.ready, depth.unacked), (Some(1), Some(2)));
+    assert_eq!(queue.receive(5, LONG).await.unwrap().len(), 1);
+
+    // Nothing left: receive waits about `wait`, polling, then returns empty.
+    let t = std::time::Instant::now();
+    assert!(queue.receive(5, SHORT * 2).await.unwrap().is_empty());
+    assert!(t.elapsed() >= SHORT * 2);
+}

@@ -1,6 +1,8 @@
 //! get, get_for_tenant, list, counts, migrations.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::time::Duration;
+
 use docfleet_jobstore::{JobOutcome, JobState, ListFilter, StartOutcome};
 use uuid::Uuid;
 
@@ -21,7 +23,7 @@ async fn fixture(ctx: &Ctx) -> (Vec<Uuid>, Vec<Uuid>) {
         );
     }
     ctx.store.start(b[1], "w", LONG).await.unwrap();
-    ctx.store.fail(b[1], "w", "bad", true).await.unwrap();
+    ctx.store.fail(b[1], "w", "bad", true, Duration::ZERO).await.unwrap();
     (a, b)
 }
 

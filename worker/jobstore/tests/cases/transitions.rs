@@ -1,6 +1,8 @@
 //! create, start, extend, succeed, fail, release and their guards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::time::Duration;
+
 use docfleet_jobstore::{JobOutcome, JobRecord, JobState, StartOutcome, StoreOptions};
 use uuid::Uuid;
 
@@ -96,7 +98,7 @@ pub async fn start_on_finished_job_acks(ctx: Ctx) {
     started(ctx.store.start(dead.job_id, "w1", LONG).await.unwrap());
     let state = ctx
         .store
-        .fail(dead.job_id, "w1", "corrupt PDF", true)
+        .fail(dead.job_id, "w1", "corrupt PDF", true, Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(state, Some(JobState::Dead));
@@ -135,8 +137,8 @@ pub async fn other_worker_cannot_transition(ctx: Ctx) {
     started(ctx.store.start(msg.job_id, "w1", LONG).await.unwrap());
     let id = msg.job_id;
     assert!(!ctx.store.succeed(id, "w2", &outcome(1)).await.unwrap());
-    assert_eq!(ctx.store.fail(id, "w2", "boom", false).await.unwrap(), None);
-    assert_eq!(ctx.store.fail(id, "w2", "boom", true).await.unwrap(), None);
+    assert_eq!(ctx.store.fail(id, "w2", "boom", false, Duration::ZERO).await.unwrap(), None);
+    assert_eq!(ctx.store.fail(id, "w2", "boom", true, Duration::ZERO).await.unwrap(), None);
     assert!(!ctx.store.extend_lease(id, "w2", LONG).await.unwrap());
     assert!(!ctx.store.release(id, "w2").await.unwrap());
     let job = ctx.store.get(id).await.unwrap().unwrap();
@@ -167,12 +169,12 @@ pub async fn stale_worker_cannot_overwrite_newer_outcome(ctx: Ctx) {
     // w1 comes back late: every transition is refused.
     assert!(!ctx.store.extend_lease(id, "w1", LONG).await.unwrap());
     assert!(!ctx.store.succeed(id, "w1", &outcome(99)).await.unwrap());
-    assert_eq!(ctx.store.fail(id, "w1", "late", true).await.unwrap(), None);
+    assert_eq!(ctx.store.fail(id, "w1", "late", true, Duration::ZERO).await.unwrap(), None);
     assert!(!ctx.store.release(id, "w1").await.unwrap());
     assert!(ctx.store.succeed(id, "w2", &outcome(7)).await.unwrap());
     // And once succeeded, nothing changes it again, not even its own worker.
     assert!(!ctx.store.succeed(id, "w2", &outcome(1)).await.unwrap());
-    assert_eq!(ctx.store.fail(id, "w2", "x", true).await.unwrap(), None);
+    assert_eq!(ctx.store.fail(id, "w2", "x", true, Duration::ZERO).await.unwrap(), None);
     assert!(!ctx.store.release(id, "w2").await.unwrap());
     assert!(!ctx.store.extend_lease(id, "w2", LONG).await.unwrap());
     let job = ctx.store.get(id).await.unwrap().unwrap();
@@ -188,7 +190,7 @@ pub async fn fail_retries_then_terminal_is_dead(ctx: Ctx) {
     started(ctx.store.start(id, "w1", LONG).await.unwrap());
     let state = ctx
         .store
-        .fail(id, "w1", "store unavailable", false)
+        .fail(id, "w1", "store unavailable", false, Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(state, Some(JobState::Queued));
@@ -201,7 +203,7 @@ pub async fn fail_retries_then_terminal_is_dead(ctx: Ctx) {
     let job = started(ctx.store.start(id, "w2", LONG).await.unwrap());
     assert_eq!(job.attempts, 2);
     assert_eq!(job.error.as_deref(), Some("store unavailable"));
-    let state = ctx.store.fail(id, "w2", "corrupt PDF", true).await.unwrap();
+    let state = ctx.store.fail(id, "w2", "corrupt PDF", true, Duration::ZERO).await.unwrap();
     assert_eq!(state, Some(JobState::Dead));
     let job = ctx.store.get(id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Dead);
@@ -224,13 +226,13 @@ pub async fn fail_after_max_attempts_is_dead(ctx: Ctx) {
     store.create(&msg).await.unwrap();
     started(store.start(msg.job_id, "w1", LONG).await.unwrap());
     let first = store
-        .fail(msg.job_id, "w1", "timeout", false)
+        .fail(msg.job_id, "w1", "timeout", false, Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(first, Some(JobState::Queued));
     started(store.start(msg.job_id, "w1", LONG).await.unwrap());
     let second = store
-        .fail(msg.job_id, "w1", "timeout", false)
+        .fail(msg.job_id, "w1", "timeout", false, Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(second, Some(JobState::Dead));
