@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use docfleet_models::Embedder;
 use tokio::sync::oneshot;
@@ -36,6 +36,12 @@ impl EmbedLaneStats {
     }
 }
 
+/// Told about every model call the lane makes (for metrics: batch sizes and busy time).
+pub trait EmbedCallObserver: Send + Sync {
+    /// One call of the model on `texts` texts (merged from `requests` requests), taking `busy`.
+    fn embed_call(&self, texts: usize, requests: usize, busy: Duration);
+}
+
 #[derive(Clone)]
 pub struct EmbedLane {
     tx: mpsc::Sender<Request>,
@@ -46,18 +52,27 @@ impl EmbedLane {
     /// Starts the lane's thread. `max_texts_per_call` bounds how many texts from queued
     /// requests are merged into one call (one request is never split).
     pub fn start(embedder: Arc<dyn Embedder>, max_texts_per_call: usize) -> Self {
+        Self::start_observed(embedder, max_texts_per_call, None)
+    }
+
+    /// `start`, telling `observer` about every model call.
+    pub fn start_observed(
+        embedder: Arc<dyn Embedder>,
+        max_texts_per_call: usize,
+        observer: Option<Arc<dyn EmbedCallObserver>>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel::<Request>();
         let stats = Arc::new(EmbedLaneStats::default());
         let lane_stats = stats.clone();
         std::thread::Builder::new()
             .name("embed-lane".into())
             .spawn(move || {
-                serve(
-                    embedder.as_ref(),
-                    &rx,
-                    max_texts_per_call.max(1),
-                    &lane_stats,
-                )
+                let lane = Lane {
+                    embedder: embedder.as_ref(),
+                    stats: &lane_stats,
+                    observer: observer.as_deref(),
+                };
+                lane.serve(&rx, max_texts_per_call.max(1))
             })
             .expect("spawning the embed lane thread");
         Self { tx, stats }
@@ -82,71 +97,80 @@ impl EmbedLane {
     }
 }
 
-fn serve(
-    embedder: &dyn Embedder,
-    rx: &mpsc::Receiver<Request>,
-    max_texts: usize,
-    stats: &EmbedLaneStats,
-) {
-    let mut pending: Option<Request> = None;
-    loop {
-        let first = match pending.take() {
-            Some(r) => r,
-            None => match rx.recv() {
-                Ok(r) => r,
-                Err(_) => return, // every sender is gone
-            },
-        };
-        let mut total = first.texts.len();
-        let mut batch = vec![first];
-        while total < max_texts {
-            match rx.try_recv() {
-                Ok(r) if total + r.texts.len() <= max_texts => {
-                    total += r.texts.len();
-                    batch.push(r);
-                }
-                Ok(r) => {
-                    pending = Some(r);
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        run_batch(embedder, batch, total, stats);
-    }
+/// The lane thread's state.
+struct Lane<'a> {
+    embedder: &'a dyn Embedder,
+    stats: &'a EmbedLaneStats,
+    observer: Option<&'a dyn EmbedCallObserver>,
 }
 
-fn run_batch(embedder: &dyn Embedder, batch: Vec<Request>, total: usize, stats: &EmbedLaneStats) {
-    let texts: Vec<&str> = batch
-        .iter()
-        .flat_map(|r| r.texts.iter().map(String::as_str))
-        .collect();
-    let started = Instant::now();
-    let result = embedder.embed(&texts);
-    stats
-        .busy_nanos
-        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-    stats.calls.fetch_add(1, Ordering::Relaxed);
-    stats.texts.fetch_add(total as u64, Ordering::Relaxed);
-    match result {
-        Ok(vectors) if vectors.len() == total => {
-            let mut vectors = vectors.into_iter();
-            for req in batch {
-                let mine: Vec<Vec<f32>> = vectors.by_ref().take(req.texts.len()).collect();
-                let _ = req.reply.send(Ok(mine)); // the requester may have gone; nothing to do
+impl Lane<'_> {
+    fn serve(&self, rx: &mpsc::Receiver<Request>, max_texts: usize) {
+        let mut pending: Option<Request> = None;
+        loop {
+            let first = match pending.take() {
+                Some(r) => r,
+                None => match rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => return, // every sender is gone
+                },
+            };
+            let mut total = first.texts.len();
+            let mut batch = vec![first];
+            while total < max_texts {
+                match rx.try_recv() {
+                    Ok(r) if total + r.texts.len() <= max_texts => {
+                        total += r.texts.len();
+                        batch.push(r);
+                    }
+                    Ok(r) => {
+                        pending = Some(r);
+                        break;
+                    }
+                    Err(_) => break,
+                }
             }
+            self.run_batch(batch, total);
         }
-        Ok(vectors) => {
-            let msg = format!("model returned {} vectors for {total} texts", vectors.len());
-            batch
-                .into_iter()
-                .for_each(|r| drop(r.reply.send(Err(msg.clone()))));
+    }
+
+    fn run_batch(&self, batch: Vec<Request>, total: usize) {
+        let (embedder, stats) = (self.embedder, self.stats);
+        let texts: Vec<&str> = batch
+            .iter()
+            .flat_map(|r| r.texts.iter().map(String::as_str))
+            .collect();
+        let started = Instant::now();
+        let result = embedder.embed(&texts);
+        let busy = started.elapsed();
+        stats
+            .busy_nanos
+            .fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
+        if let Some(observer) = self.observer {
+            observer.embed_call(total, batch.len(), busy);
         }
-        Err(e) => {
-            let msg = e.to_string();
-            batch
-                .into_iter()
-                .for_each(|r| drop(r.reply.send(Err(msg.clone()))));
+        stats.calls.fetch_add(1, Ordering::Relaxed);
+        stats.texts.fetch_add(total as u64, Ordering::Relaxed);
+        match result {
+            Ok(vectors) if vectors.len() == total => {
+                let mut vectors = vectors.into_iter();
+                for req in batch {
+                    let mine: Vec<Vec<f32>> = vectors.by_ref().take(req.texts.len()).collect();
+                    let _ = req.reply.send(Ok(mine)); // the requester may have gone; nothing to do
+                }
+            }
+            Ok(vectors) => {
+                let msg = format!("model returned {} vectors for {total} texts", vectors.len());
+                batch
+                    .into_iter()
+                    .for_each(|r| drop(r.reply.send(Err(msg.clone()))));
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                batch
+                    .into_iter()
+                    .for_each(|r| drop(r.reply.send(Err(msg.clone()))));
+            }
         }
     }
 }

@@ -32,6 +32,9 @@ pub enum Error {
     /// Permanent: the same bytes would crash it again.
     #[error("{0}")]
     ExtractorCrashed(String),
+    /// The job's source does not exist (or is not a file).
+    #[error("source not found: {0}")]
+    SourceNotFound(String),
     #[error("chunking: {0}")]
     Chunking(String),
     #[error("embedding model: {0}")]

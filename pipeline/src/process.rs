@@ -33,8 +33,9 @@ pub struct DocJob {
 pub enum Outcome {
     /// A new version was indexed.
     Indexed(Box<Manifest>),
-    /// The same bytes were already indexed with the same pipeline version.
-    Unchanged { doc_id: String, chunks: u64 },
+    /// The same bytes were already indexed with the same pipeline version: that version's
+    /// manifest.
+    Unchanged(Box<Manifest>),
 }
 
 /// Everything one document needs, shared by all in-flight documents.
@@ -84,12 +85,9 @@ impl Processor {
             content_sha256: doc.content_sha256.clone(),
             pipeline_version: self.pipeline_version.clone(),
         };
-        if let Some(chunks) = self.complete_version(&doc, &keep).await? {
+        if let Some(manifest) = self.complete_version(&doc, &keep).await? {
             debug!("unchanged, skipped");
-            return Ok(Outcome::Unchanged {
-                doc_id: doc.doc_id,
-                chunks,
-            });
+            return Ok(Outcome::Unchanged(Box::new(manifest)));
         }
         let size_bytes = job.bytes.len() as u64;
         let media_type = sniff(&job.bytes, job.file_name.as_deref())?;
@@ -190,9 +188,13 @@ impl Processor {
         Ok(Outcome::Indexed(Box::new(manifest)))
     }
 
-    /// The chunk count when this exact version is fully indexed (every chunk's point present,
-    /// no other version's points left) and its manifest written; `None` when work remains.
-    async fn complete_version(&self, doc: &DocIdentity, keep: &VersionKey) -> Result<Option<u64>> {
+    /// The manifest when this exact version is fully indexed (every chunk's point present, no
+    /// other version's points left) and its manifest written; `None` when work remains.
+    async fn complete_version(
+        &self,
+        doc: &DocIdentity,
+        keep: &VersionKey,
+    ) -> Result<Option<Manifest>> {
         let versions = self.index.doc_versions(&doc.tenant, &doc.doc_id).await?;
         let [only] = versions.as_slice() else {
             return Ok(None);
@@ -201,8 +203,8 @@ impl Processor {
             return Ok(None);
         }
         let manifest = artifacts::read_manifest(self.store.as_ref(), doc).await?;
-        Ok(manifest
-            .filter(|m| m.pipeline_version == keep.pipeline_version)
-            .map(|m| m.chunks))
+        Ok(manifest.filter(|m| {
+            m.pipeline_version == keep.pipeline_version && m.content_sha256 == keep.content_sha256
+        }))
     }
 }

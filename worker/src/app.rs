@@ -1,22 +1,26 @@
 //! Builds the pipeline from the options: model, PDFium, chunker, index and object store; and
 //! serves `docfleet extract-worker`, the extractor child process.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use docfleet_models::{BertEmbedder, Embedder, EmbedderOptions};
-use docfleet_pipeline::chunk::{ChunkerConfig, TokenChunker};
-use docfleet_pipeline::embed_lane::EmbedLane;
+use docfleet_pipeline::chunk::{Chunker, ChunkerConfig, TokenChunker};
+use docfleet_pipeline::embed_lane::{EmbedCallObserver, EmbedLane};
 use docfleet_pipeline::extract::{
     DocumentExtractor, ExtractLimits, Extractor, ExtractorCommand, PdfExtractor,
     ProcessPoolExtractor, serve_extraction,
 };
 use docfleet_pipeline::index::VectorIndex;
 use docfleet_pipeline::index::embedded::EmbeddedIndex;
+use docfleet_pipeline::job::JobOptions;
 use docfleet_pipeline::process::Processor;
 use docfleet_pipeline::store::local::LocalStore;
 use docfleet_pipeline::version;
+use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
+use tokenizers::Tokenizer;
 
 use crate::settings::{CommonOpts, PipelineOpts};
 
@@ -35,38 +39,122 @@ pub fn load_embedder(common: &CommonOpts, batch_tokens: usize) -> Result<Arc<Ber
 }
 
 pub async fn build_processor(common: &CommonOpts, opts: &PipelineOpts) -> Result<Processor> {
+    Ok(build_pipelines(common, opts, None).await?.default)
+}
+
+/// The processor for the worker's settings, and those for jobs that ask for other chunk
+/// settings: they share everything (extractors, embed lane, index, store) but the chunker, and
+/// their pipeline version differs, so a document chunked differently is a new version.
+pub struct Pipelines {
+    pub default: Processor,
+    default_chunking: ChunkerConfig,
+    chunking: Chunking,
+    by_chunking: Mutex<HashMap<(usize, usize), Processor>>,
+}
+
+/// What it takes to make a chunker and name its pipeline version.
+struct Chunking {
+    /// The embedder's own tokenizer: chunks count exactly the model's tokens.
+    tokenizer: Tokenizer,
+    model_id: String,
+    model_fingerprint: String,
+    model_max_tokens: usize,
+}
+
+impl Chunking {
+    /// A chunker for `config` and the pipeline version that goes with it.
+    fn make(&self, config: ChunkerConfig) -> PipelineResult<(Arc<dyn Chunker>, String)> {
+        if config.max_tokens > self.model_max_tokens {
+            return Err(PipelineError::Chunking(format!(
+                "chunk_max_tokens {} is over the model's limit of {} tokens",
+                config.max_tokens, self.model_max_tokens
+            )));
+        }
+        let chunker = TokenChunker::new(self.tokenizer.clone(), config)?;
+        let version = version::pipeline_version(
+            &self.model_id,
+            &self.model_fingerprint,
+            &chunker.settings_fingerprint(),
+        );
+        Ok((Arc::new(chunker), version))
+    }
+}
+
+impl Pipelines {
+    /// The processor for a job's options; an impossible chunk setting is the job's (permanent)
+    /// error.
+    pub fn for_options(&self, options: &JobOptions) -> PipelineResult<Processor> {
+        let config = ChunkerConfig {
+            max_tokens: options
+                .chunk_max_tokens
+                .unwrap_or(self.default_chunking.max_tokens),
+            overlap_tokens: options
+                .chunk_overlap_tokens
+                .unwrap_or(self.default_chunking.overlap_tokens),
+        };
+        if config == self.default_chunking {
+            return Ok(self.default.clone());
+        }
+        let key = (config.max_tokens, config.overlap_tokens);
+        let mut cache = self
+            .by_chunking
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(p) = cache.get(&key) {
+            return Ok(p.clone());
+        }
+        let (chunker, pipeline_version) = self.chunking.make(config)?;
+        let p = Processor {
+            chunker,
+            pipeline_version,
+            ..self.default.clone()
+        };
+        cache.insert(key, p.clone());
+        Ok(p)
+    }
+}
+
+/// Everything the pipeline needs, with the embed lane reporting its calls to `observer`.
+pub async fn build_pipelines(
+    common: &CommonOpts,
+    opts: &PipelineOpts,
+    observer: Option<Arc<dyn EmbedCallObserver>>,
+) -> Result<Pipelines> {
     let model_dir = common.model_dir();
     let embedder = load_embedder(common, opts.embed_batch_tokens)?;
-    // The embedder's own tokenizer (no truncation, no padding): chunks count exactly its tokens.
-    let chunker = TokenChunker::new(
-        embedder.tokenizer().clone(),
-        ChunkerConfig {
-            max_tokens: opts.chunk_max_tokens,
-            overlap_tokens: opts.chunk_overlap_tokens,
-        },
-    )?;
-    let fingerprint = version::model_fingerprint(&model_dir)
-        .with_context(|| format!("reading the model folder {}", model_dir.display()))?;
-    let pipeline_version = version::pipeline_version(
-        embedder.model_id(),
-        &fingerprint,
-        &chunker.settings_fingerprint(),
-    );
+    let chunking = Chunking {
+        tokenizer: embedder.tokenizer().clone(),
+        model_id: embedder.model_id().to_owned(),
+        model_fingerprint: version::model_fingerprint(&model_dir)
+            .with_context(|| format!("reading the model folder {}", model_dir.display()))?,
+        model_max_tokens: embedder.max_tokens(),
+    };
+    let default_chunking = ChunkerConfig {
+        max_tokens: opts.chunk_max_tokens,
+        overlap_tokens: opts.chunk_overlap_tokens,
+    };
+    let (chunker, pipeline_version) = chunking.make(default_chunking.clone())?;
 
     let extractor = build_extractor(common, opts)?;
     let index = EmbeddedIndex::open(&common.index_dir())?;
     index.ensure_collection(embedder.dims()).await?;
 
-    Ok(Processor {
+    let default = Processor {
         extractor,
-        chunker: Arc::new(chunker),
+        chunker,
         model_id: embedder.model_id().to_owned(),
         dims: embedder.dims(),
-        embed: EmbedLane::start(embedder, MAX_TEXTS_PER_EMBED_CALL),
+        embed: EmbedLane::start_observed(embedder, MAX_TEXTS_PER_EMBED_CALL, observer),
         index: Arc::new(index),
         store: Arc::new(LocalStore::new(common.objects_dir())),
         pipeline_version,
         max_file_bytes: opts.max_file_bytes,
+    };
+    Ok(Pipelines {
+        default,
+        default_chunking,
+        chunking,
+        by_chunking: Mutex::new(HashMap::new()),
     })
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::settings::{CommonOpts, PipelineOpts};
+use crate::settings::{CommonOpts, PipelineOpts, QueueOpts, StoreOpts, WorkerOpts};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -42,6 +42,58 @@ pub enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Consume jobs from the queue and run them (until SIGTERM/SIGINT, which drains).
+    Worker {
+        #[command(flatten)]
+        pipeline: PipelineOpts,
+        #[command(flatten)]
+        store: StoreOpts,
+        #[command(flatten)]
+        queue: QueueOpts,
+        #[command(flatten)]
+        worker: WorkerOpts,
+    },
+    /// Create one job per document (files, folders, file:// URIs) and publish it to the queue.
+    Enqueue {
+        #[arg(required = true)]
+        sources: Vec<String>,
+        #[command(flatten)]
+        store: StoreOpts,
+        #[command(flatten)]
+        queue: QueueOpts,
+        /// Per-job chunk size (tokens, special tokens included); default: the worker's.
+        #[arg(long)]
+        chunk_max_tokens: Option<usize>,
+        /// Per-job chunk overlap (tokens); default: the worker's.
+        #[arg(long)]
+        chunk_overlap_tokens: Option<usize>,
+        /// Print the batch and job ids as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the tenant's jobs in submission order.
+    Jobs {
+        /// Only jobs in this state: queued, running, succeeded, failed, dead.
+        #[arg(long)]
+        state: Option<docfleet_jobstore::JobState>,
+        /// Every tenant's jobs.
+        #[arg(long)]
+        all_tenants: bool,
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreOpts,
+    },
+    /// One job's state, attempts, timings, counts, artifacts and error.
+    Job {
+        job_id: uuid::Uuid,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreOpts,
     },
     /// Search the tenant's indexed chunks.
     Search {

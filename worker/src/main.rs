@@ -3,6 +3,8 @@
 mod app;
 mod cli;
 mod commands;
+mod connect;
+mod fleet;
 mod progress;
 mod rss;
 mod settings;
@@ -80,6 +82,80 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Worker {
+            pipeline,
+            store,
+            queue,
+            worker,
+        } => {
+            commands::worker::worker(common, &pipeline, &store, &queue, &worker).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Enqueue {
+            sources,
+            store,
+            queue,
+            chunk_max_tokens,
+            chunk_overlap_tokens,
+            json,
+        } => {
+            let options = docfleet_pipeline::job::JobOptions {
+                chunk_max_tokens,
+                chunk_overlap_tokens,
+            };
+            let done =
+                commands::enqueue::enqueue(common, &store, &queue, &sources, options).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&done)?);
+            } else {
+                for j in &done.jobs {
+                    println!("{}  {}", j.job_id, j.source);
+                }
+                eprintln!(
+                    "{} jobs enqueued (batch {})",
+                    done.jobs.len(),
+                    done.batch_id
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Jobs {
+            state,
+            all_tenants,
+            limit,
+            json,
+            store,
+        } => {
+            let jobs = commands::jobs::list(common, &store, state, all_tenants, limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&jobs)?);
+            } else {
+                commands::jobs::print_table(&jobs);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Job {
+            job_id,
+            json,
+            store,
+        } => {
+            let job = commands::jobs::show(common, &store, job_id).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&job)?);
+            } else {
+                commands::jobs::print_table(std::slice::from_ref(&job));
+                if let Some(e) = &job.error {
+                    println!("error: {e}");
+                }
+                if let Some(t) = &job.timings {
+                    println!("timings (ms): {}", serde_json::to_string(t)?);
+                }
+                for a in job.artifacts.iter().flatten() {
+                    println!("artifact: {a}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Search { query, top_k, json } => {
             commands::search::search(common, &query, top_k, json).await?;

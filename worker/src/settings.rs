@@ -69,6 +69,112 @@ pub struct PipelineOpts {
     pub extract_timeout_secs: u64,
 }
 
+/// Which queue carries the jobs.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueKind {
+    /// The job table itself (no broker): SQLite by default, or PostgreSQL.
+    Local,
+    /// RabbitMQ (quorum queue, dead-letter queue, delay queues for retries).
+    Rabbitmq,
+}
+
+/// Where job state lives.
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct StoreOpts {
+    /// Job store: postgres://…, sqlite:… or a file path. Default: <data_dir>/jobs.sqlite.
+    #[arg(long, env = "DOCFLEET_JOB_STORE_URL")]
+    pub job_store_url: Option<String>,
+    /// Attempts a job gets before it is dead-lettered (written into each job row at enqueue).
+    #[arg(long, env = "DOCFLEET_MAX_ATTEMPTS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+}
+
+/// Which queue, and how to reach it.
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct QueueOpts {
+    /// Queue kind.
+    #[arg(
+        long = "queue",
+        env = "DOCFLEET_QUEUE",
+        value_enum,
+        default_value = "local"
+    )]
+    pub kind: QueueKind,
+    /// RabbitMQ URL (amqp://user:pass@host:port/vhost, vhost URL-encoded).
+    #[arg(long, env = "DOCFLEET_AMQP_URL", default_value = docfleet_queue::rabbitmq::DEFAULT_AMQP_URL)]
+    pub amqp_url: String,
+    /// Queue name (RabbitMQ derives <name>.dlq, <name>.dlx and <name>.retry.<ms> from it).
+    #[arg(long, env = "DOCFLEET_QUEUE_NAME", default_value = "docfleet.jobs")]
+    pub queue_name: String,
+    /// RabbitMQ `x-delivery-limit`: deliveries without a verdict (crashed worker, lost
+    /// connection) before the broker dead-letters a message. Fixed when the queue is created.
+    #[arg(long, env = "DOCFLEET_DELIVERY_LIMIT", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub delivery_limit: u32,
+    /// The broker's consumer_timeout (rabbitmq.conf): a job must finish within it.
+    #[arg(
+        long,
+        env = "DOCFLEET_RABBITMQ_CONSUMER_TIMEOUT_SECS",
+        default_value_t = 1800
+    )]
+    pub rabbitmq_consumer_timeout_secs: u64,
+}
+
+/// How the worker runs jobs.
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct WorkerOpts {
+    /// Name of this worker in job rows and logs. Default: <hostname>-<pid>.
+    #[arg(long, env = "DOCFLEET_WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// A running job's lease; renewed every third of it. A crashed worker's job is taken over
+    /// once its lease has run out.
+    #[arg(long, env = "DOCFLEET_LEASE_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(3..))]
+    pub lease_secs: u64,
+    /// On SIGTERM/SIGINT: time for in-flight jobs to finish before they are given back.
+    #[arg(long, env = "DOCFLEET_DRAIN_TIMEOUT_SECS", default_value_t = 30)]
+    pub drain_timeout_secs: u64,
+    /// First retry delay of a failed attempt; doubles per attempt, with jitter.
+    #[arg(long, env = "DOCFLEET_RETRY_MIN_DELAY_SECS", default_value_t = 5)]
+    pub retry_min_delay_secs: u64,
+    /// Longest retry delay.
+    #[arg(long, env = "DOCFLEET_RETRY_MAX_DELAY_SECS", default_value_t = 600)]
+    pub retry_max_delay_secs: u64,
+    /// How often an idle worker on the local queue looks for new jobs.
+    #[arg(long, env = "DOCFLEET_POLL_INTERVAL_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(10..))]
+    pub poll_interval_ms: u64,
+    /// Address of /healthz, /readyz and /metrics ("off" to disable; port 0 picks a free port).
+    #[arg(long, env = "DOCFLEET_OPS_ADDR", default_value = "0.0.0.0:9090")]
+    pub ops_addr: String,
+    /// Exit (0) once no job is queued or running: for batch runs.
+    #[arg(long, env = "DOCFLEET_EXIT_WHEN_IDLE")]
+    pub exit_when_idle: bool,
+}
+
+impl QueueKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueKind::Local => "local",
+            QueueKind::Rabbitmq => "rabbitmq",
+        }
+    }
+}
+
+impl StoreOpts {
+    pub fn url(&self, common: &CommonOpts) -> String {
+        self.job_store_url.clone().unwrap_or_else(|| {
+            common
+                .data_dir
+                .join("jobs.sqlite")
+                .to_string_lossy()
+                .into_owned()
+        })
+    }
+}
+
 impl CommonOpts {
     pub fn model_dir(&self) -> PathBuf {
         self.model_dir

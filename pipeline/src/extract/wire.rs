@@ -134,6 +134,9 @@ pub enum WireError {
     ExtractorCrashed {
         message: String,
     },
+    SourceNotFound {
+        message: String,
+    },
     Chunking {
         message: String,
     },
@@ -186,6 +189,7 @@ impl From<&Error> for WireError {
             Error::Pdfium(m) => WireError::Pdfium { message: m.clone() },
             Error::ExtractTimeout { secs } => WireError::ExtractTimeout { secs: *secs },
             Error::ExtractorCrashed(m) => WireError::ExtractorCrashed { message: m.clone() },
+            Error::SourceNotFound(m) => WireError::SourceNotFound { message: m.clone() },
             Error::Chunking(m) => WireError::Chunking { message: m.clone() },
             Error::Model(m) => {
                 let (model_kind, message, path) = match m {
@@ -244,6 +248,7 @@ impl From<WireError> for Error {
             WireError::Pdfium { message } => Error::Pdfium(message),
             WireError::ExtractTimeout { secs } => Error::ExtractTimeout { secs },
             WireError::ExtractorCrashed { message } => Error::ExtractorCrashed(message),
+            WireError::SourceNotFound { message } => Error::SourceNotFound(message),
             WireError::Chunking { message } => Error::Chunking(message),
             WireError::Model {
                 model_kind,

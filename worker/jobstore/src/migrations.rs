@@ -15,7 +15,11 @@ use crate::error::Result;
 type Source = &'static [(i64, &'static str, &'static str)];
 
 pub(crate) const POSTGRES: Source = &[
-    (1, "jobs", include_str!("../migrations/postgres/0001_jobs.sql")),
+    (
+        1,
+        "jobs",
+        include_str!("../migrations/postgres/0001_jobs.sql"),
+    ),
     (
         2,
         "run after",
@@ -24,7 +28,11 @@ pub(crate) const POSTGRES: Source = &[
 ];
 
 pub(crate) const SQLITE: Source = &[
-    (1, "jobs", include_str!("../migrations/sqlite/0001_jobs.sql")),
+    (
+        1,
+        "jobs",
+        include_str!("../migrations/sqlite/0001_jobs.sql"),
+    ),
     (
         2,
         "run after",

@@ -14,15 +14,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use docfleet_pipeline::job::{JOB_MESSAGE_VERSION, JobMessage, JobOptions};
 use docfleet_queue::{Delivery, DeliveryHandle, JobQueue, QueueDepth};
-use uuid::Uuid;
 
 use crate::{JobRecord, JobStore};
 
-/// What a job-table [`Delivery`] carries: the claimed row's id.
+/// What a job-table [`Delivery`] carries: nothing but its origin (the body has the job id).
 #[derive(Debug)]
-struct RowHandle {
-    job_id: Uuid,
-}
+struct RowHandle;
 
 pub struct JobTableQueue {
     store: Arc<dyn JobStore>,
@@ -70,7 +67,7 @@ fn delivery(job: &JobRecord) -> Delivery {
     Delivery {
         body: msg.to_bytes(),
         attempt: job.attempts,
-        handle: DeliveryHandle::new(RowHandle { job_id: job.job_id }),
+        handle: DeliveryHandle::new(RowHandle),
     }
 }
 

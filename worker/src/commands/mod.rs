@@ -1,6 +1,9 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod enqueue;
+pub mod jobs;
 pub mod run;
 pub mod search;
 pub mod stats;
+pub mod worker;

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
+use docfleet_pipeline::Result as PipelineResult;
 use docfleet_pipeline::artifacts::LaneTimings;
 use docfleet_pipeline::process::{DocJob, Outcome, Processor};
-use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
@@ -14,7 +14,7 @@ use crate::app;
 use crate::progress::Progress;
 use crate::rss::peak_rss_bytes;
 use crate::settings::{CommonOpts, PipelineOpts};
-use crate::sources::{SourceFile, discover};
+use crate::sources::{SourceFile, discover, read_capped};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FailedDoc {
@@ -58,7 +58,7 @@ impl RunReport {
                 t.index_ms += l.index_ms;
                 t.total_ms += l.total_ms;
             }
-            Ok(Outcome::Unchanged { .. }) => self.unchanged += 1,
+            Ok(Outcome::Unchanged(_)) => self.unchanged += 1,
             Err(e) => self.failed.push(FailedDoc {
                 file: file.display.clone(),
                 error: e.to_string(),
@@ -98,15 +98,7 @@ async fn process_file(
     tenant: String,
     file: SourceFile,
 ) -> PipelineResult<Outcome> {
-    // Check the size before reading, so a huge file is refused without being loaded.
-    let size_bytes = tokio::fs::metadata(&file.path).await?.len();
-    if size_bytes > processor.max_file_bytes {
-        return Err(PipelineError::TooLarge {
-            size_bytes,
-            limit_bytes: processor.max_file_bytes,
-        });
-    }
-    let bytes = tokio::fs::read(&file.path).await?;
+    let bytes = read_capped(&file.path, processor.max_file_bytes).await?;
     let job = DocJob {
         tenant,
         source: file.uri(),

@@ -23,7 +23,10 @@ async fn fixture(ctx: &Ctx) -> (Vec<Uuid>, Vec<Uuid>) {
         );
     }
     ctx.store.start(b[1], "w", LONG).await.unwrap();
-    ctx.store.fail(b[1], "w", "bad", true, Duration::ZERO).await.unwrap();
+    ctx.store
+        .fail(b[1], "w", "bad", true, Duration::ZERO)
+        .await
+        .unwrap();
     (a, b)
 }
 

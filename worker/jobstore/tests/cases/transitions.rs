@@ -137,8 +137,20 @@ pub async fn other_worker_cannot_transition(ctx: Ctx) {
     started(ctx.store.start(msg.job_id, "w1", LONG).await.unwrap());
     let id = msg.job_id;
     assert!(!ctx.store.succeed(id, "w2", &outcome(1)).await.unwrap());
-    assert_eq!(ctx.store.fail(id, "w2", "boom", false, Duration::ZERO).await.unwrap(), None);
-    assert_eq!(ctx.store.fail(id, "w2", "boom", true, Duration::ZERO).await.unwrap(), None);
+    assert_eq!(
+        ctx.store
+            .fail(id, "w2", "boom", false, Duration::ZERO)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        ctx.store
+            .fail(id, "w2", "boom", true, Duration::ZERO)
+            .await
+            .unwrap(),
+        None
+    );
     assert!(!ctx.store.extend_lease(id, "w2", LONG).await.unwrap());
     assert!(!ctx.store.release(id, "w2").await.unwrap());
     let job = ctx.store.get(id).await.unwrap().unwrap();
@@ -169,12 +181,24 @@ pub async fn stale_worker_cannot_overwrite_newer_outcome(ctx: Ctx) {
     // w1 comes back late: every transition is refused.
     assert!(!ctx.store.extend_lease(id, "w1", LONG).await.unwrap());
     assert!(!ctx.store.succeed(id, "w1", &outcome(99)).await.unwrap());
-    assert_eq!(ctx.store.fail(id, "w1", "late", true, Duration::ZERO).await.unwrap(), None);
+    assert_eq!(
+        ctx.store
+            .fail(id, "w1", "late", true, Duration::ZERO)
+            .await
+            .unwrap(),
+        None
+    );
     assert!(!ctx.store.release(id, "w1").await.unwrap());
     assert!(ctx.store.succeed(id, "w2", &outcome(7)).await.unwrap());
     // And once succeeded, nothing changes it again, not even its own worker.
     assert!(!ctx.store.succeed(id, "w2", &outcome(1)).await.unwrap());
-    assert_eq!(ctx.store.fail(id, "w2", "x", true, Duration::ZERO).await.unwrap(), None);
+    assert_eq!(
+        ctx.store
+            .fail(id, "w2", "x", true, Duration::ZERO)
+            .await
+            .unwrap(),
+        None
+    );
     assert!(!ctx.store.release(id, "w2").await.unwrap());
     assert!(!ctx.store.extend_lease(id, "w2", LONG).await.unwrap());
     let job = ctx.store.get(id).await.unwrap().unwrap();
@@ -203,7 +227,11 @@ pub async fn fail_retries_then_terminal_is_dead(ctx: Ctx) {
     let job = started(ctx.store.start(id, "w2", LONG).await.unwrap());
     assert_eq!(job.attempts, 2);
     assert_eq!(job.error.as_deref(), Some("store unavailable"));
-    let state = ctx.store.fail(id, "w2", "corrupt PDF", true, Duration::ZERO).await.unwrap();
+    let state = ctx
+        .store
+        .fail(id, "w2", "corrupt PDF", true, Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(state, Some(JobState::Dead));
     let job = ctx.store.get(id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Dead);

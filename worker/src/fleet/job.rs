@@ -1,0 +1,309 @@
+//! One delivery, from message to verdict. The order is what makes at-least-once delivery safe:
+//! the job row is taken (`start`), the document is processed (idempotent writes), the row records
+//! the outcome, and only then is the message settled. A crash anywhere before the settle means a
+//! redelivery, which either finds the job finished (ack, nothing redone) or redoes it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use docfleet_jobstore::{JobOutcome, JobState, JobStore, StartOutcome};
+use docfleet_pipeline::job::JobMessage;
+use docfleet_pipeline::process::{DocJob, Outcome};
+use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
+use docfleet_queue::{Delivery, JobQueue};
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::metrics::{DeadLetterReason, JobOutcomeLabel, Metrics};
+use super::retry::{RetryPolicy, durably};
+use crate::app::Pipelines;
+use crate::sources::{file_uri_path, read_capped};
+
+/// What every job needs; shared by all in-flight jobs.
+pub struct JobContext {
+    pub queue: Arc<dyn JobQueue>,
+    pub store: Arc<dyn JobStore>,
+    pub pipelines: Pipelines,
+    pub metrics: Arc<Metrics>,
+    pub worker_id: String,
+    pub lease: Duration,
+    pub max_attempts: u32,
+    pub retry: RetryPolicy,
+}
+
+fn store_retryable(e: &docfleet_jobstore::Error) -> bool {
+    e.is_retryable()
+}
+
+/// How the processing of a started job ended.
+enum Run {
+    Done(PipelineResult<Outcome>),
+    /// Shutdown ran past the drain timeout: give the job back.
+    Cancelled,
+    /// Another worker took the job over (our lease ran out): leave it to them.
+    LeaseLost,
+}
+
+impl JobContext {
+    /// Handles one delivery to its verdict. Never fails: every problem becomes a verdict, a
+    /// log line and a metric, and the worker goes on.
+    pub async fn handle(self: Arc<Self>, d: Delivery, cancel: CancellationToken) {
+        let msg = match JobMessage::parse(&d.body) {
+            Ok(msg) => msg,
+            Err(e) => {
+                let reason = e.to_string();
+                warn!(attempt = d.attempt, %reason, "dead-lettering a malformed message");
+                self.settle("dead_letter", self.queue.dead_letter(&d, &reason).await);
+                self.metrics.dead_lettered(DeadLetterReason::Malformed);
+                return;
+            }
+        };
+        let span = info_span!("job", job_id = %msg.job_id, tenant = %msg.tenant,
+                              source = %msg.source, attempt = d.attempt);
+        self.run(&d, &msg, cancel).instrument(span).await;
+    }
+
+    async fn run(&self, d: &Delivery, msg: &JobMessage, cancel: CancellationToken) {
+        let job_id = msg.job_id;
+        let mut attempt = d.attempt;
+        if !self.queue.claims_in_store() {
+            match self.start(msg).await {
+                Ok(StartOutcome::Started(row)) => attempt = attempt.max(row.attempts),
+                Ok(StartOutcome::AlreadyFinished(state)) => {
+                    info!(%state, "job already finished: acknowledging the redelivery");
+                    self.settle("ack", self.queue.ack(d).await);
+                    self.metrics.job(JobOutcomeLabel::Duplicate);
+                    return;
+                }
+                Ok(StartOutcome::LeasedByOther {
+                    worker_id,
+                    lease_expires_at_ms,
+                }) => {
+                    let after = until_unix_ms(lease_expires_at_ms) + Duration::from_secs(1);
+                    info!(holder = %worker_id, ?after, "another worker holds the job's lease");
+                    self.settle("retry", self.queue.retry(d, after).await);
+                    self.metrics.job(JobOutcomeLabel::Deferred);
+                    return;
+                }
+                Ok(StartOutcome::NotFound) | Err(_) => {
+                    // The store is down (or the row vanished): try the message again later.
+                    let after = self.retry.delay(attempt);
+                    warn!(?after, "job store unavailable, retrying the message later");
+                    self.settle("retry", self.queue.retry(d, after).await);
+                    self.metrics.retried();
+                    return;
+                }
+            }
+        }
+
+        let started = Instant::now();
+        let in_flight = self.metrics.job_started();
+        let run = self.process_with_heartbeat(d, msg, &cancel).await;
+        drop(in_flight);
+        self.metrics.job_took(started.elapsed());
+        match run {
+            Run::Done(Ok(outcome)) => self.succeeded(d, job_id, outcome).await,
+            Run::Done(Err(e)) => self.failed(d, msg, attempt, &e).await,
+            Run::Cancelled => {
+                info!("drain timeout: giving the job back");
+                let released = durably(
+                    || self.store.release(job_id, &self.worker_id),
+                    store_retryable,
+                )
+                .await;
+                if let Err(e) = released {
+                    warn!(error = %e, "could not release the job row; its lease will run out");
+                }
+                self.settle("release", self.queue.release(d).await);
+                self.metrics.job(JobOutcomeLabel::Released);
+            }
+            Run::LeaseLost => {
+                warn!("lost the job's lease to another worker; leaving the job to it");
+                self.settle("ack", self.queue.ack(d).await);
+                self.metrics.job(JobOutcomeLabel::LeaseLost);
+            }
+        }
+    }
+
+    /// Creates the row if the producer did not (idempotent), then takes it.
+    async fn start(&self, msg: &JobMessage) -> docfleet_jobstore::Result<StartOutcome> {
+        durably(|| self.store.create(msg), store_retryable).await?;
+        durably(
+            || self.store.start(msg.job_id, &self.worker_id, self.lease),
+            store_retryable,
+        )
+        .await
+    }
+
+    /// Processes the document while renewing the lease every third of it.
+    async fn process_with_heartbeat(
+        &self,
+        d: &Delivery,
+        msg: &JobMessage,
+        cancel: &CancellationToken,
+    ) -> Run {
+        let work = self.process(msg);
+        tokio::pin!(work);
+        let period = self.lease / 3;
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tokio::select! {
+                result = &mut work => return Run::Done(result),
+                () = cancel.cancelled() => return Run::Cancelled,
+                _ = beat.tick() => {
+                    match self.store.extend_lease(msg.job_id, &self.worker_id, self.lease).await {
+                        Ok(true) => {}
+                        Ok(false) => return Run::LeaseLost,
+                        // A store hiccup: the lease is long enough for the next beat to succeed.
+                        Err(e) => warn!(error = %e, "could not renew the job's lease"),
+                    }
+                    if let Err(e) = self.queue.extend(d, self.lease).await {
+                        debug!(error = %e, "could not extend the delivery");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn process(&self, msg: &JobMessage) -> PipelineResult<Outcome> {
+        let processor = self.pipelines.for_options(&msg.options)?;
+        let path = file_uri_path(&msg.source).ok_or_else(|| {
+            PipelineError::SourceNotFound(format!("{}: unsupported scheme", msg.source))
+        })?;
+        let bytes = read_capped(path, processor.max_file_bytes).await?;
+        let job = DocJob {
+            tenant: msg.tenant.clone(),
+            source: msg.source.clone(),
+            file_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            bytes,
+        };
+        processor.process(job).await
+    }
+
+    async fn succeeded(&self, d: &Delivery, job_id: uuid::Uuid, outcome: Outcome) {
+        let (label, manifest) = match outcome {
+            Outcome::Indexed(m) => {
+                self.metrics
+                    .document(&m.timings, m.pages, m.chunks, m.tokens);
+                (JobOutcomeLabel::Succeeded, m)
+            }
+            Outcome::Unchanged(m) => (JobOutcomeLabel::Unchanged, m),
+        };
+        let t = &manifest.timings;
+        let record = JobOutcome {
+            timings: [
+                ("extract", t.extract_ms),
+                ("chunk", t.chunk_ms),
+                ("embed", t.embed_ms),
+                ("index", t.index_ms),
+                ("total", t.total_ms),
+            ]
+            .into_iter()
+            .map(|(lane, ms)| (lane.to_owned(), ms.round() as u64))
+            .collect(),
+            pages: manifest.pages,
+            chunks: manifest.chunks,
+            points: manifest.points,
+            artifacts: manifest.artifacts.clone(),
+        };
+        match durably(
+            || self.store.succeed(job_id, &self.worker_id, &record),
+            store_retryable,
+        )
+        .await
+        {
+            Ok(true) => info!(doc_id = %manifest.doc_id, chunks = manifest.chunks,
+                              outcome = ?label, "job succeeded"),
+            Ok(false) => warn!("job row no longer ours (lease taken over); the work stands"),
+            Err(e) => {
+                // The work is done and idempotent: the next attempt finds it complete.
+                warn!(error = %e, "could not record the job's success; retrying the message");
+                self.settle("retry", self.queue.retry(d, self.retry.delay(1)).await);
+                self.metrics.retried();
+                return;
+            }
+        }
+        self.settle("ack", self.queue.ack(d).await);
+        self.metrics.job(label);
+    }
+
+    async fn failed(&self, d: &Delivery, msg: &JobMessage, attempt: u32, e: &PipelineError) {
+        let permanent = !e.is_retryable();
+        let exhausted = !permanent && attempt >= self.max_attempts;
+        // The reason names the document and the cause; it goes into the row and the DLQ.
+        let reason = if exhausted {
+            format!("{}: {e} (gave up after {attempt} attempts)", msg.source)
+        } else {
+            format!("{}: {e}", msg.source)
+        };
+        let after = self.retry.delay(attempt);
+        let state = durably(
+            || {
+                self.store.fail(
+                    msg.job_id,
+                    &self.worker_id,
+                    &reason,
+                    permanent || exhausted,
+                    after,
+                )
+            },
+            store_retryable,
+        )
+        .await;
+        let dead = match state {
+            Ok(Some(JobState::Dead)) => true,
+            Ok(Some(_)) => false,
+            Ok(None) => {
+                warn!(%reason, "job row no longer ours; leaving the job to its new owner");
+                self.settle("ack", self.queue.ack(d).await);
+                self.metrics.job(JobOutcomeLabel::LeaseLost);
+                return;
+            }
+            // Store down: let the message decide alone (the row's lease will run out).
+            Err(err) => {
+                warn!(error = %err, "could not record the failure in the job store");
+                permanent || exhausted
+            }
+        };
+        if dead {
+            warn!(%reason, retryable = !permanent, "job failed for good: dead-lettering");
+            self.settle("dead_letter", self.queue.dead_letter(d, &reason).await);
+            self.metrics.dead_lettered(if permanent {
+                DeadLetterReason::Permanent
+            } else {
+                DeadLetterReason::AttemptsExhausted
+            });
+        } else {
+            info!(%reason, ?after, "attempt failed, retrying later");
+            self.settle("retry", self.queue.retry(d, after).await);
+            self.metrics.retried();
+        }
+    }
+
+    /// Logs and counts a verdict the broker did not take. The message is not lost: the broker
+    /// redelivers an unsettled message, and the job row decides what a redelivery does.
+    fn settle(&self, operation: &'static str, result: docfleet_queue::Result<()>) {
+        match result {
+            Ok(()) => {}
+            Err(docfleet_queue::Error::StaleDelivery) => {
+                info!(
+                    operation,
+                    "delivery went stale (connection lost); the broker redelivers it"
+                );
+                self.metrics.queue_error(operation);
+            }
+            Err(e) => {
+                warn!(operation, error = %e, "broker refused the verdict; the message will be redelivered");
+                self.metrics.queue_error(operation);
+            }
+        }
+    }
+}
+
+/// Time from now until `unix_ms` (zero if past). The store's clock and ours may differ a
+/// little; the caller adds a margin.
+fn until_unix_ms(unix_ms: i64) -> Duration {
+    let now = docfleet_pipeline::artifacts::now_unix_millis();
+    let target = u64::try_from(unix_ms).unwrap_or(0);
+    Duration::from_millis(target.saturating_sub(now))
+}
