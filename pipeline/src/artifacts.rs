@@ -57,6 +57,21 @@ pub fn key(doc: &DocIdentity, name: &str) -> Result<ObjectKey> {
     ObjectKey::artifact(&doc.tenant, &doc.doc_id, &doc.content_sha256, name)
 }
 
+impl Manifest {
+    /// Keys of every artifact of this version, the manifest's own last.
+    pub fn all_artifact_keys(&self) -> Result<Vec<String>> {
+        let own = ObjectKey::artifact(
+            &self.tenant,
+            &self.doc_id,
+            &self.content_sha256,
+            MANIFEST_FILE,
+        )?;
+        let mut keys = self.artifacts.clone();
+        keys.push(own.to_string());
+        Ok(keys)
+    }
+}
+
 fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec_pretty(value).map_err(|e| Error::store(format!("serialise: {e}"), false))
 }

@@ -110,3 +110,4 @@ pub fn manifests(data_dir: &Path) -> usize {
         .filter(|p| p.ends_with("manifest.json"))
         .count()
 }
+pub mod fleet;

@@ -204,7 +204,9 @@ impl JobContext {
             pages: manifest.pages,
             chunks: manifest.chunks,
             points: manifest.points,
-            artifacts: manifest.artifacts.clone(),
+            artifacts: manifest
+                .all_artifact_keys()
+                .unwrap_or_else(|_| manifest.artifacts.clone()),
         };
         match durably(
             || self.store.succeed(job_id, &self.worker_id, &record),

@@ -1,0 +1,337 @@
+//! The worker fleet end to end: real `docfleet worker` processes, the real model and PDFium,
+//! and each queue/store pair: RabbitMQ + PostgreSQL, the job table on SQLite, the job table on
+//! PostgreSQL. Run by `cargo test` (the test command starts PostgreSQL and RabbitMQ).
+//!
+//! Scenarios (one function each, run for every pair):
+//! - fifty documents plus poison (a corrupt PDF, a source deleted after enqueue, and on RabbitMQ
+//!   a malformed message): every good job succeeds, each poison is dead with a reason naming
+//!   the document and the cause, the queue is empty, the index holds exactly the expected
+//!   points, and /healthz, /readyz, /metrics tell the same story;
+//! - kill -9 of a worker mid-job: a second worker takes the job over and completes it;
+//! - the broker (or the store's database) drops every connection mid-run: nothing is lost;
+//! - SIGTERM mid-job with a drain timeout shorter than the job: exit 0, the job is given back
+//!   and completed by the next worker; SIGTERM with time enough: the job finishes first.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::fleet::{Fleet, Kind, slow_pdf, small_docs};
+use support::{fixtures, n};
+
+fn by_state<'a>(jobs: &'a [Value], state: &str) -> Vec<&'a Value> {
+    jobs.iter().filter(|j| j["state"] == state).collect()
+}
+
+/// Every job finished (succeeded or dead).
+fn all_finished(jobs: &[Value]) -> bool {
+    jobs.iter()
+        .all(|j| j["state"] == "succeeded" || j["state"] == "dead")
+}
+
+/// Chunks recorded by succeeded jobs = points in the index; one manifest per document.
+fn assert_points_match(fleet: &Fleet, distinct_docs: usize) {
+    let jobs = fleet.jobs();
+    let chunks: u64 = by_state(&jobs, "succeeded")
+        .iter()
+        .map(|j| n(j, "chunks"))
+        .sum();
+    assert_eq!(
+        fleet.points(),
+        chunks,
+        "points in the index vs chunks of the jobs"
+    );
+    assert_eq!(support::manifests(fleet.data_dir()), distinct_docs);
+}
+
+fn publish_malformed(fleet: &Fleet) {
+    use docfleet_queue::rabbitmq::{DEFAULT_AMQP_URL, RabbitConfig, RabbitQueue};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = std::env::var("DOCFLEET_TEST_AMQP_URL").unwrap_or(DEFAULT_AMQP_URL.into());
+        let q = RabbitQueue::connect_producer(RabbitConfig::new(url, &fleet.queue_name, 1))
+            .await
+            .unwrap();
+        q.publish_raw(b"{\"version\": 1, \"job_id\": \"not-a-uuid\"}", None)
+            .await
+            .unwrap();
+        q.close().await;
+    });
+}
+
+fn fifty_documents_and_poison(kind: Kind) {
+    let fleet = Fleet::new(kind, "fifty");
+    let docs = fleet.data_dir().join("docs");
+    small_docs(&docs, 45);
+    for pdf in [
+        "sourdough-fermentation.pdf",
+        "kafka-consumer-groups.pdf",
+        "volcanic-eruptions.pdf",
+        "history-of-lighthouses.pdf",
+        "chess-openings.pdf",
+    ] {
+        std::fs::copy(fixtures().join("docs").join(pdf), docs.join(pdf)).unwrap();
+    }
+    let poison = fleet.data_dir().join("poison");
+    std::fs::create_dir_all(&poison).unwrap();
+    std::fs::copy(
+        fixtures().join("bad/corrupt.pdf"),
+        poison.join("corrupt.pdf"),
+    )
+    .unwrap();
+    std::fs::write(
+        poison.join("vanished.txt"),
+        "deleted before a worker sees it",
+    )
+    .unwrap();
+
+    assert_eq!(fleet.enqueue(&[&docs]).len(), 50);
+    fleet.enqueue(&[&poison]);
+    std::fs::remove_file(poison.join("vanished.txt")).unwrap();
+    if kind == Kind::Rabbitmq {
+        publish_malformed(&fleet);
+    }
+
+    let mut worker = fleet.spawn_worker("e2e-a", &[("DOCFLEET_CONCURRENCY", "4")]);
+    assert_eq!(worker.get("/healthz").0, 200);
+    fleet.wait_for("all jobs to finish", Duration::from_secs(240), all_finished);
+    let (code, body) = worker.get("/readyz");
+    assert_eq!(code, 200, "{body}");
+    let (code, metrics) = worker.get("/metrics");
+    assert_eq!(code, 200);
+    for want in [
+        "docfleet_jobs_total{outcome=\"succeeded\"} 50",
+        "docfleet_dead_letters_total{reason=\"permanent\"} 2",
+        "docfleet_jobs_in_flight 0",
+        "docfleet_lane_duration_seconds_count{lane=\"embed\"} 50",
+    ] {
+        assert!(metrics.contains(want), "missing {want:?} in\n{metrics}");
+    }
+    if kind == Kind::Rabbitmq {
+        assert!(metrics.contains("docfleet_dead_letters_total{reason=\"malformed\"} 1"));
+    }
+    worker.signal("-TERM");
+    assert!(worker.wait(Duration::from_secs(30)).success());
+    let log = worker.log_text();
+
+    let jobs = fleet.jobs();
+    assert_eq!(by_state(&jobs, "succeeded").len(), 50, "{jobs:#?}");
+    let dead = by_state(&jobs, "dead");
+    assert_eq!(dead.len(), 2, "{jobs:#?}");
+    for (file, cause) in [
+        ("corrupt.pdf", "corrupt or unreadable PDF"),
+        ("vanished.txt", "source not found"),
+    ] {
+        let job = dead
+            .iter()
+            .find(|j| j["source"].as_str().unwrap().ends_with(file))
+            .unwrap();
+        let error = job["error"].as_str().unwrap();
+        assert!(error.contains(file) && error.contains(cause), "{error}");
+        assert_eq!(job["attempts"], 1, "a permanent error is not retried");
+    }
+    for job in by_state(&jobs, "succeeded") {
+        assert!(n(job, "chunks") >= 1 && n(job, "points") == n(job, "chunks"));
+        assert_eq!(job["artifacts"].as_array().unwrap().len(), 3, "{job}");
+    }
+    if kind == Kind::Rabbitmq {
+        assert_eq!(fleet.rabbit_depth(""), (0, 0), "job queue empty");
+        assert_eq!(
+            fleet.rabbit_depth(".dlq").0,
+            3,
+            "corrupt, vanished, malformed"
+        );
+        assert!(log.contains("malformed job message"), "{log}");
+    }
+    assert_points_match(&fleet, 50);
+}
+
+fn kill_9_mid_job_is_taken_over(kind: Kind) {
+    let fleet = Fleet::new(kind, "kill9");
+    let slow = slow_pdf(fleet.data_dir(), 30);
+    let ids = fleet.enqueue(&[&slow]);
+    let docs = fleet.data_dir().join("docs");
+    small_docs(&docs, 6);
+    fleet.enqueue(&[&docs]);
+
+    let mut a = fleet.spawn_worker("e2e-a", &[("DOCFLEET_CONCURRENCY", "2")]);
+    fleet.wait_for("the slow job to run", Duration::from_secs(60), |jobs| {
+        jobs.iter()
+            .any(|j| j["job_id"] == ids[0].as_str() && j["state"] == "running")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    a.signal("-KILL");
+    a.wait(Duration::from_secs(10));
+    let slow_job = |fleet: &Fleet| {
+        fleet
+            .jobs()
+            .into_iter()
+            .find(|j| j["job_id"] == ids[0].as_str())
+            .unwrap()
+    };
+    assert_eq!(slow_job(&fleet)["state"], "running", "killed mid-job");
+
+    let b = fleet.run_worker_until_idle("e2e-b");
+    let job = slow_job(&fleet);
+    assert_eq!(job["state"], "succeeded", "{job}\n{}", b.log_text());
+    assert_eq!(job["worker_id"], "e2e-b");
+    assert_eq!(job["attempts"], 2, "{job}");
+    assert_eq!(fleet.count("succeeded"), 7);
+    if kind == Kind::Rabbitmq {
+        assert_eq!(fleet.rabbit_depth(""), (0, 0));
+        assert_eq!(fleet.rabbit_depth(".dlq").0, 0);
+    }
+    assert_points_match(&fleet, 7);
+}
+
+fn connections_dropped_mid_run(kind: Kind) {
+    let fleet = Fleet::new(kind, "restart");
+    if kind == Kind::LocalSqlite {
+        eprintln!(
+            "SKIP connections_dropped_mid_run[local-sqlite]: an SQLite file has no server connection to drop"
+        );
+        return;
+    }
+    let docs = fleet.data_dir().join("docs");
+    small_docs(&docs, 30);
+    fleet.enqueue(&[&docs]);
+    let mut worker = fleet.spawn_worker("e2e-a", &[("DOCFLEET_CONCURRENCY", "2")]);
+    fleet.wait_for("some jobs to succeed", Duration::from_secs(120), |jobs| {
+        by_state(jobs, "succeeded").len() >= 3
+    });
+    let dropped = fleet.cut_connections();
+    assert!(dropped >= 1, "no connection to drop");
+    fleet.wait_for("all jobs to finish", Duration::from_secs(180), all_finished);
+    worker.signal("-TERM");
+    assert!(worker.wait(Duration::from_secs(30)).success());
+    assert_eq!(fleet.count("succeeded"), 30, "{}", worker.log_text());
+    if kind == Kind::Rabbitmq {
+        assert!(
+            worker.log_text().contains("reconnecting"),
+            "{}",
+            worker.log_text()
+        );
+        assert_eq!(fleet.rabbit_depth(""), (0, 0));
+        assert_eq!(fleet.rabbit_depth(".dlq").0, 0);
+    }
+    assert_points_match(&fleet, 30);
+}
+
+fn sigterm_drains_or_gives_back(kind: Kind) {
+    let fleet = Fleet::new(kind, "sigterm");
+    let slow = slow_pdf(fleet.data_dir(), 30);
+    let ids = fleet.enqueue(&[&slow]);
+    let docs = fleet.data_dir().join("docs");
+    small_docs(&docs, 4);
+    fleet.enqueue(&[&docs]);
+    let running = |jobs: &[Value]| {
+        jobs.iter()
+            .any(|j| j["job_id"] == ids[0].as_str() && j["state"] == "running")
+    };
+
+    // Drain timeout shorter than the job: it is given back, and the worker exits 0 promptly.
+    let mut a = fleet.spawn_worker(
+        "e2e-a",
+        &[
+            ("DOCFLEET_CONCURRENCY", "2"),
+            ("DOCFLEET_DRAIN_TIMEOUT_SECS", "1"),
+        ],
+    );
+    fleet.wait_for("the slow job to run", Duration::from_secs(60), running);
+    let t = std::time::Instant::now();
+    a.signal("-TERM");
+    assert!(
+        a.wait(Duration::from_secs(20)).success(),
+        "{}",
+        a.log_text()
+    );
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    let job = fleet
+        .jobs()
+        .into_iter()
+        .find(|j| j["job_id"] == ids[0].as_str())
+        .unwrap();
+    assert_eq!(
+        job["state"],
+        "queued",
+        "given back: {job}\n{}",
+        a.log_text()
+    );
+    assert_eq!(
+        job["attempts"], 0,
+        "a released attempt does not count: {job}"
+    );
+
+    // Time enough: the in-flight job finishes before the worker exits.
+    let mut b = fleet.spawn_worker(
+        "e2e-b",
+        &[
+            ("DOCFLEET_CONCURRENCY", "1"),
+            ("DOCFLEET_DRAIN_TIMEOUT_SECS", "120"),
+        ],
+    );
+    fleet.wait_for(
+        "the slow job to run again",
+        Duration::from_secs(60),
+        running,
+    );
+    b.signal("-TERM");
+    assert!(
+        b.wait(Duration::from_secs(150)).success(),
+        "{}",
+        b.log_text()
+    );
+    let job = fleet
+        .jobs()
+        .into_iter()
+        .find(|j| j["job_id"] == ids[0].as_str())
+        .unwrap();
+    assert_eq!(
+        job["state"],
+        "succeeded",
+        "drained: {job}\n{}",
+        b.log_text()
+    );
+
+    fleet.run_worker_until_idle("e2e-c");
+    assert_eq!(fleet.count("succeeded"), 5);
+    if kind == Kind::Rabbitmq {
+        assert_eq!(fleet.rabbit_depth(""), (0, 0));
+        assert_eq!(fleet.rabbit_depth(".dlq").0, 0);
+    }
+    assert_points_match(&fleet, 5);
+}
+
+/// One scenario at a time: each runs real workers (model, extractor processes) that would
+/// otherwise compete for the two cores and make timings meaningless, and the broker-side
+/// connection cut must not hit another scenario's workers.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial(case: fn(Kind), kind: Kind) {
+    let _one_at_a_time = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    case(kind);
+}
+
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {
+        mod rabbitmq_postgres {
+            $( #[test] fn $case() { super::serial(super::$case, super::Kind::Rabbitmq) } )*
+        }
+        mod local_sqlite {
+            $( #[test] fn $case() { super::serial(super::$case, super::Kind::LocalSqlite) } )*
+        }
+        mod local_postgres {
+            $( #[test] fn $case() { super::serial(super::$case, super::Kind::LocalPostgres) } )*
+        }
+    };
+}
+
+suite!(
+    fifty_documents_and_poison,
+    kill_9_mid_job_is_taken_over,
+    connections_dropped_mid_run,
+    sigterm_drains_or_gives_back,
+);
