@@ -12,6 +12,8 @@
 //! - SIGTERM mid-job with a drain timeout shorter than the job: exit 0, the job is given back
 //!   and completed by the next worker; SIGTERM with time enough: the job finishes first.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 mod support;
 
 use std::time::Duration;
@@ -136,12 +138,8 @@ fn fifty_documents_and_poison(kind: Kind) {
         assert_eq!(job["artifacts"].as_array().unwrap().len(), 3, "{job}");
     }
     if kind == Kind::Rabbitmq {
-        assert_eq!(fleet.rabbit_depth(""), (0, 0), "job queue empty");
-        assert_eq!(
-            fleet.rabbit_depth(".dlq").0,
-            3,
-            "corrupt, vanished, malformed"
-        );
+        // Dead letters: the corrupt PDF, the vanished source, the malformed message.
+        fleet.assert_rabbit_drained(3);
         assert!(log.contains("malformed job message"), "{log}");
     }
     assert_points_match(&fleet, 50);
@@ -179,8 +177,7 @@ fn kill_9_mid_job_is_taken_over(kind: Kind) {
     assert_eq!(job["attempts"], 2, "{job}");
     assert_eq!(fleet.count("succeeded"), 7);
     if kind == Kind::Rabbitmq {
-        assert_eq!(fleet.rabbit_depth(""), (0, 0));
-        assert_eq!(fleet.rabbit_depth(".dlq").0, 0);
+        fleet.assert_rabbit_drained(0);
     }
     assert_points_match(&fleet, 7);
 }
@@ -212,8 +209,7 @@ fn connections_dropped_mid_run(kind: Kind) {
             "{}",
             worker.log_text()
         );
-        assert_eq!(fleet.rabbit_depth(""), (0, 0));
-        assert_eq!(fleet.rabbit_depth(".dlq").0, 0);
+        fleet.assert_rabbit_drained(0);
     }
     assert_points_match(&fleet, 30);
 }
@@ -297,8 +293,7 @@ fn sigterm_drains_or_gives_back(kind: Kind) {
     fleet.run_worker_until_idle("e2e-c");
     assert_eq!(fleet.count("succeeded"), 5);
     if kind == Kind::Rabbitmq {
-        assert_eq!(fleet.rabbit_depth(""), (0, 0));
-        assert_eq!(fleet.rabbit_depth(".dlq").0, 0);
+        fleet.assert_rabbit_drained(0);
     }
     assert_points_match(&fleet, 5);
 }

@@ -210,6 +210,28 @@ impl Fleet {
         panic!("queue {name} not found in\n{listing}");
     }
 
+    /// The job queue is empty (nothing ready, nothing unacknowledged) and the dead-letter queue
+    /// holds `dead` messages. The broker settles a closed connection's deliveries
+    /// asynchronously, so this waits a little for it.
+    pub fn assert_rabbit_drained(&self, dead: u64) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.rabbit_depth("") != (0, 0) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        assert_eq!(
+            self.rabbit_depth(""),
+            (0, 0),
+            "job queue not empty; channels:\n{}",
+            rabbitmqctl(&[
+                "list_channels",
+                "name",
+                "messages_unacknowledged",
+                "consumer_count"
+            ])
+        );
+        assert_eq!(self.rabbit_depth(".dlq").0, dead, "dead-letter queue");
+    }
+
     /// Drops every connection of the store (PostgreSQL) or the broker (RabbitMQ) from the
     /// server's side, as a restart would. Returns how many were dropped.
     pub fn cut_connections(&self) -> usize {
@@ -383,8 +405,8 @@ pub fn small_docs(dir: &Path, n: usize) -> Vec<PathBuf> {
         .collect()
 }
 
-/// A text PDF long enough (tens of seconds on the test machine is too long; ~5-10 s) that a
-/// test can act while it is being processed.
+/// A text PDF long enough (several seconds of work) that a test can act while it is being
+/// processed.
 pub fn slow_pdf(dir: &Path, pages: usize) -> PathBuf {
     let out = dir.join("slow");
     let st = Command::new("python3")
@@ -395,10 +417,9 @@ pub fn slow_pdf(dir: &Path, pages: usize) -> PathBuf {
         .status()
         .expect("python3");
     assert!(st.success());
-    let pdf = std::fs::read_dir(&out)
+    std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "pdf"))
-        .expect("a generated PDF");
-    pdf
+        .expect("a generated PDF")
 }

@@ -97,6 +97,10 @@ pub trait JobQueue: Send + Sync {
     fn claims_in_store(&self) -> bool {
         false
     }
+
+    /// Flushes pending verdicts and disconnects, for a clean exit: an ack still in a client
+    /// buffer when the process ends would make the broker deliver the message again.
+    async fn close(&self) {}
 }
 
 /// The submitting side of a queue.

@@ -73,7 +73,7 @@ pub async fn worker(
     );
 
     let ctx = Arc::new(JobContext {
-        queue,
+        queue: queue.clone(),
         store: store.clone(),
         pipelines,
         metrics,
@@ -93,6 +93,7 @@ pub async fn worker(
         exit_when_idle: opts.exit_when_idle,
     };
     let summary = run_loop(ctx, &loop_opts, shutdown).await;
+    queue.close().await;
     stop_ops.cancel();
     if let Some(task) = ops_task {
         let _ = task.await;

@@ -358,6 +358,10 @@ impl JobQueue for RabbitQueue {
     async fn depth(&self) -> Result<QueueDepth> {
         self.depth_of(&self.names.queue).await
     }
+
+    async fn close(&self) {
+        RabbitQueue::close(self).await;
+    }
 }
 
 #[async_trait]
