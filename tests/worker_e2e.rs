@@ -298,6 +298,61 @@ fn sigterm_drains_or_gives_back(kind: Kind) {
     assert_points_match(&fleet, 5);
 }
 
+/// Per-job chunk options: a job may ask for other chunk settings; that is a new pipeline
+/// version of the document, which replaces the old one's points. An impossible setting fails the
+/// job for good with the reason.
+#[test]
+fn per_job_chunk_options_make_a_new_version() {
+    let _one_at_a_time = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let fleet = Fleet::new(Kind::LocalSqlite, "options");
+    let doc = fixtures().join("docs/kafka-consumer-groups.pdf");
+    let job_chunks = |fleet: &Fleet, id: &str| {
+        let job = fleet
+            .jobs()
+            .into_iter()
+            .find(|j| j["job_id"] == id)
+            .unwrap();
+        assert_eq!(job["state"], "succeeded", "{job}");
+        n(&job, "chunks")
+    };
+    let default = fleet.enqueue(&[&doc]);
+    fleet.run_worker_until_idle("e2e-a");
+    let default_chunks = job_chunks(&fleet, &default[0]);
+
+    let small = fleet.enqueue_with(
+        &["--chunk-max-tokens", "64", "--chunk-overlap-tokens", "8"],
+        &[&doc],
+    );
+    let impossible = fleet.enqueue_with(&["--chunk-max-tokens", "100000"], &[&doc]);
+    fleet.run_worker_until_idle("e2e-b");
+    let small_chunks = job_chunks(&fleet, &small[0]);
+    assert!(
+        small_chunks > default_chunks * 2,
+        "{small_chunks} vs {default_chunks}"
+    );
+    assert_eq!(
+        fleet.points(),
+        small_chunks,
+        "the new version replaced the old points"
+    );
+
+    let job = fleet
+        .jobs()
+        .into_iter()
+        .find(|j| j["job_id"] == impossible[0].as_str())
+        .unwrap();
+    assert_eq!(job["state"], "dead");
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap()
+            .contains("over the model's limit"),
+        "{job}"
+    );
+}
+
 /// One scenario at a time: each runs real workers (model, extractor processes) that would
 /// otherwise compete for the two cores and make timings meaningless, and the broker-side
 /// connection cut must not hit another scenario's workers.

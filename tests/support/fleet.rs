@@ -113,9 +113,15 @@ impl Fleet {
 
     /// Enqueues files or folders; returns the job ids in order.
     pub fn enqueue(&self, paths: &[&Path]) -> Vec<String> {
+        self.enqueue_with(&[], paths)
+    }
+
+    /// `enqueue` with extra arguments (per-job options).
+    pub fn enqueue_with(&self, args: &[&str], paths: &[&Path]) -> Vec<String> {
         let out = ok(self
             .cmd()
             .args(["enqueue", "--json"])
+            .args(args)
             .args(paths)
             .output()
             .unwrap());

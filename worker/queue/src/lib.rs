@@ -98,6 +98,14 @@ pub trait JobQueue: Send + Sync {
         false
     }
 
+    /// Shutdown, before draining: stops new deliveries to this consumer and returns those the
+    /// broker had already sent (prefetched) that `receive` has not handed out yet, so the runtime
+    /// can `release` them instead of leaving them to the broker's redelivery on disconnect (which
+    /// counts as a delivery). `receive` must not be called afterwards.
+    async fn stop_consuming(&self) -> Result<Vec<Delivery>> {
+        Ok(Vec::new())
+    }
+
     /// Flushes pending verdicts and disconnects, for a clean exit: an ack still in a client
     /// buffer when the process ends would make the broker deliver the message again.
     async fn close(&self) {}

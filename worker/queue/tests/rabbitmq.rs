@@ -376,3 +376,39 @@ async fn an_unreachable_broker_is_a_retryable_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn stop_consuming_hands_back_prefetched_deliveries_for_release() {
+    let tq = TestQueue::new("stop");
+    let producer = tq.producer().await;
+    for n in 0..3 {
+        producer.enqueue(&job(n)).await.unwrap();
+    }
+    let q = tq.connect(4).await;
+    let first = receive_n(&q, 1, WAIT).await;
+    assert_eq!(first.len(), 1);
+    // The other two were prefetched into the client; wait until the broker shows them unacked.
+    let deadline = Instant::now() + WAIT;
+    while q.depth().await.unwrap().ready != Some(0) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let prefetched = q.stop_consuming().await.unwrap();
+    assert_eq!(prefetched.len(), 2, "the prefetched deliveries come back");
+    for d in &prefetched {
+        q.release(d).await.unwrap();
+    }
+    q.release(&first[0]).await.unwrap();
+    // Nothing more arrives on this consumer; a new one gets all three, none counted as an attempt.
+    producer.enqueue(&job(9)).await.unwrap();
+    q.close().await;
+    let again = tq.connect(8).await;
+    let got = receive_n(&again, 4, WAIT).await;
+    assert_eq!(got.len(), 4);
+    assert!(
+        got.iter().all(|d| d.attempt == 1),
+        "released, not redelivered"
+    );
+    for d in &got {
+        again.ack(d).await.unwrap();
+    }
+}

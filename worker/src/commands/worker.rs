@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app;
 use crate::connect;
+use crate::fleet::doc_locks::DocLocks;
 use crate::fleet::metrics::Metrics;
 use crate::fleet::ops::{self, OpsState};
 use crate::fleet::retry::RetryPolicy;
@@ -86,6 +87,7 @@ pub async fn worker(
                 opts.retry_max_delay_secs.max(opts.retry_min_delay_secs),
             ),
         },
+        doc_locks: DocLocks::default(),
     });
     let loop_opts = LoopOptions {
         concurrency: pipeline.concurrency,

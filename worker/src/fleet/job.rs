@@ -14,6 +14,7 @@ use docfleet_queue::{Delivery, JobQueue};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use super::doc_locks::DocLocks;
 use super::metrics::{DeadLetterReason, JobOutcomeLabel, Metrics};
 use super::retry::{RetryPolicy, durably};
 use crate::app::Pipelines;
@@ -29,6 +30,7 @@ pub struct JobContext {
     pub lease: Duration,
     pub max_attempts: u32,
     pub retry: RetryPolicy,
+    pub doc_locks: DocLocks,
 }
 
 fn store_retryable(e: &docfleet_jobstore::Error) -> bool {
@@ -167,6 +169,10 @@ impl JobContext {
 
     async fn process(&self, msg: &JobMessage) -> PipelineResult<Outcome> {
         let processor = self.pipelines.for_options(&msg.options)?;
+        let _one_job_per_doc = self
+            .doc_locks
+            .lock(format!("{}\0{}", msg.tenant, msg.source))
+            .await;
         let path = file_uri_path(&msg.source).ok_or_else(|| {
             PipelineError::SourceNotFound(format!("{}: unsupported scheme", msg.source))
         })?;

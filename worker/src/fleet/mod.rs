@@ -2,6 +2,7 @@
 //!
 //! - job.rs: one delivery from message to verdict (the delivery-semantics order).
 //! - retry.rs: delays between attempts (backon) and durable settles.
+//! - doc_locks.rs: one job per document at a time in a worker.
 //! - metrics.rs, ops.rs: `/metrics`, `/healthz`, `/readyz`.
 //!
 //! The loop keeps at most `concurrency` jobs in flight: it asks the queue for as many deliveries
@@ -10,6 +11,7 @@
 //! stops receiving, lets in-flight jobs finish within the drain timeout, then gives the rest back
 //! (job row released, message released) and returns.
 
+pub mod doc_locks;
 pub mod job;
 pub mod metrics;
 pub mod ops;
@@ -105,6 +107,7 @@ pub async fn run_loop(
         }
     }
     depth.abort();
+    release_prefetched(&ctx).await;
 
     if !tasks.is_empty() {
         info!(in_flight = tasks.len(), drain_timeout = ?opts.drain_timeout,
@@ -139,6 +142,23 @@ pub async fn run_loop(
         }
     }
     summary
+}
+
+/// Gives back what the broker had sent ahead (prefetch) and the loop had not started.
+async fn release_prefetched(ctx: &JobContext) {
+    match ctx.queue.stop_consuming().await {
+        Ok(prefetched) => {
+            for d in &prefetched {
+                if let Err(e) = ctx.queue.release(d).await {
+                    warn!(error = %e, "releasing a prefetched delivery; the broker redelivers it");
+                }
+            }
+            if !prefetched.is_empty() {
+                info!(count = prefetched.len(), "released prefetched deliveries");
+            }
+        }
+        Err(e) => warn!(error = %e, "stopping the consumer; the broker redelivers what it sent"),
+    }
 }
 
 fn log_join(done: Result<(), tokio::task::JoinError>) {

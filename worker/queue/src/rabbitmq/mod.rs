@@ -359,6 +359,10 @@ impl JobQueue for RabbitQueue {
         self.depth_of(&self.names.queue).await
     }
 
+    async fn stop_consuming(&self) -> Result<Vec<Delivery>> {
+        receive::stop(self).await
+    }
+
     async fn close(&self) {
         RabbitQueue::close(self).await;
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use lapin::Consumer;
+use lapin::options::BasicCancelOptions;
 use tokio::time::{self, Instant as TokioInstant};
 use tracing::warn;
 
@@ -20,6 +21,46 @@ type Next = Option<lapin::Result<lapin::message::Delivery>>;
 
 async fn next(consumer: &mut Consumer) -> Next {
     std::future::poll_fn(|cx| Pin::new(&mut *consumer).poll_next(cx)).await
+}
+
+fn delivery(q: &RabbitQueue, d: lapin::message::Delivery) -> Delivery {
+    Delivery {
+        attempt: headers::attempt(d.properties.headers().as_ref()),
+        body: d.data,
+        handle: DeliveryHandle::new(RabbitHandle {
+            queue: q.names.queue.clone(),
+            acker: d.acker,
+            properties: d.properties,
+            received_at: Instant::now(),
+        }),
+    }
+}
+
+/// `JobQueue::stop_consuming`: `basic.cancel` (after its `cancel-ok` the broker sends nothing
+/// more to this consumer), then whatever it had sent before, still in the client's buffer.
+pub(super) async fn stop(q: &RabbitQueue) -> Result<Vec<Delivery>> {
+    let Some(session) = q.session.lock().await.clone() else {
+        return Ok(Vec::new());
+    };
+    let Some(consumer) = session.consumer.as_ref() else {
+        return Ok(Vec::new());
+    };
+    session
+        .consume_channel()
+        .basic_cancel(
+            session.consumer_tag.as_str().into(),
+            BasicCancelOptions::default(),
+        )
+        .await
+        .map_err(|e| super::map_err("cancelling the consumer", e))?;
+    let mut consumer = consumer.lock().await;
+    let mut out = Vec::new();
+    while let Ok(Some(Ok(d))) = time::timeout(Duration::ZERO, next(&mut consumer)).await {
+        if d.acker.usable() {
+            out.push(delivery(q, d));
+        }
+    }
+    Ok(out)
 }
 
 pub(super) async fn receive(q: &RabbitQueue, max: usize, wait: Duration) -> Result<Vec<Delivery>> {
@@ -56,16 +97,7 @@ pub(super) async fn receive(q: &RabbitQueue, max: usize, wait: Duration) -> Resu
                     if !d.acker.usable() {
                         continue; // from a channel that closed meanwhile: redelivered anyway
                     }
-                    out.push(Delivery {
-                        attempt: headers::attempt(d.properties.headers().as_ref()),
-                        body: d.data,
-                        handle: DeliveryHandle::new(RabbitHandle {
-                            queue: q.names.queue.clone(),
-                            acker: d.acker,
-                            properties: d.properties,
-                            received_at: Instant::now(),
-                        }),
-                    });
+                    out.push(delivery(q, d));
                 }
                 Ok(Some(Err(e))) => {
                     broken = Some(e.to_string());

@@ -24,6 +24,8 @@ pub(crate) struct Session {
     publish: Channel,
     /// `None` for a producer-only session.
     pub(crate) consumer: Option<tokio::sync::Mutex<Consumer>>,
+    /// The consumer's tag, for `basic.cancel`.
+    pub(crate) consumer_tag: String,
 }
 
 impl Session {
@@ -61,6 +63,7 @@ impl Session {
                 consume: consume_ch,
                 publish,
                 consumer: None,
+                consumer_tag: String::new(),
             });
         }
         consume_ch
@@ -83,6 +86,7 @@ impl Session {
             consume: consume_ch,
             publish,
             consumer: Some(tokio::sync::Mutex::new(consumer)),
+            consumer_tag: tag,
         })
     }
 
@@ -164,6 +168,11 @@ impl Session {
     /// The channel in confirm mode, for declarations before a publish.
     pub(crate) fn publish_channel(&self) -> &Channel {
         &self.publish
+    }
+
+    /// The channel deliveries arrive on.
+    pub(crate) fn consume_channel(&self) -> &Channel {
+        &self.consume
     }
 
     pub(crate) async fn close(&self) {
