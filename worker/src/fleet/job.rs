@@ -315,3 +315,115 @@ fn until_unix_ms(unix_ms: i64) -> Duration {
     let target = u64::try_from(unix_ms).unwrap_or(0);
     Duration::from_millis(target.saturating_sub(now))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The verdict rules of a failed attempt, against a real job store (SQLite) and the real
+    //! pipeline (model and PDFium from ./scripts/setup): transient errors are retried with a
+    //! delay until `max_attempts`, then dead with "gave up"; permanent errors are dead at once.
+    use super::*;
+    use clap::Parser;
+    use docfleet_jobstore::{JobTableQueue, SqliteJobStore, StoreOptions};
+    use docfleet_pipeline::job::JobOptions;
+
+    use crate::cli::Cli;
+
+    async fn context(dir: &std::path::Path, max_attempts: u32) -> Arc<JobContext> {
+        let data = dir.to_str().unwrap();
+        let cli = Cli::parse_from(["docfleet", "--data-dir", data, "run", "x"]);
+        let crate::cli::Command::Run { pipeline, .. } = &cli.command else {
+            unreachable!()
+        };
+        let options = StoreOptions {
+            max_attempts,
+            ..StoreOptions::default()
+        };
+        let store: Arc<dyn JobStore> = Arc::new(
+            SqliteJobStore::open_with(dir.join("jobs.sqlite"), &options)
+                .await
+                .unwrap(),
+        );
+        let lease = Duration::from_secs(60);
+        Arc::new(JobContext {
+            queue: Arc::new(JobTableQueue::new(store.clone(), "w", lease, lease)),
+            store,
+            pipelines: crate::app::build_pipelines(&cli.common, pipeline, None)
+                .await
+                .unwrap(),
+            metrics: Metrics::new(),
+            worker_id: "w".into(),
+            lease,
+            max_attempts,
+            retry: RetryPolicy {
+                min_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(2),
+            },
+            doc_locks: DocLocks::default(),
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn transient_failures_retry_until_max_attempts_then_die() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path(), 2).await;
+        let msg = JobMessage::new("acme", "file:///docs/a.pdf", JobOptions::default()).unwrap();
+        ctx.store.create(&msg).await.unwrap();
+        let transient = PipelineError::Io(std::io::Error::other("disk went away"));
+        assert!(transient.is_retryable());
+
+        let d = ctx
+            .queue
+            .receive(1, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .remove(0);
+        ctx.failed(&d, &msg, d.attempt, &transient).await;
+        let row = ctx.store.get(msg.job_id).await.unwrap().unwrap();
+        assert_eq!(
+            row.state,
+            JobState::Queued,
+            "first transient failure is retried"
+        );
+        assert_eq!(
+            row.error.as_deref(),
+            Some("file:///docs/a.pdf: I/O: disk went away")
+        );
+
+        tokio::time::sleep(Duration::from_millis(20)).await; // past the retry delay
+        let d = ctx
+            .queue
+            .receive(1, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(d.attempt, 2);
+        ctx.failed(&d, &msg, d.attempt, &transient).await;
+        let row = ctx.store.get(msg.job_id).await.unwrap().unwrap();
+        assert_eq!(row.state, JobState::Dead, "max_attempts reached");
+        assert!(row.error.unwrap().contains("gave up after 2 attempts"));
+        assert!(
+            ctx.metrics
+                .render()
+                .contains("reason=\"attempts_exhausted\"} 1")
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn permanent_failures_die_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path(), 5).await;
+        let msg = JobMessage::new("acme", "file:///docs/b.pdf", JobOptions::default()).unwrap();
+        ctx.store.create(&msg).await.unwrap();
+        let d = ctx
+            .queue
+            .receive(1, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .remove(0);
+        ctx.failed(&d, &msg, d.attempt, &PipelineError::Encrypted)
+            .await;
+        let row = ctx.store.get(msg.job_id).await.unwrap().unwrap();
+        assert_eq!((row.state, row.attempts), (JobState::Dead, 1));
+        assert!(ctx.metrics.render().contains("reason=\"permanent\"} 1"));
+    }
+}
