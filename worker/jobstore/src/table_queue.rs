@@ -108,6 +108,10 @@ impl JobQueue for JobTableQueue {
         self.check(d)
     }
 
+    async fn defer(&self, d: &Delivery, _after: Duration) -> docfleet_queue::Result<()> {
+        self.check(d)
+    }
+
     async fn dead_letter(&self, d: &Delivery, _reason: &str) -> docfleet_queue::Result<()> {
         self.check(d)
     }

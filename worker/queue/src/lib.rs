@@ -77,6 +77,12 @@ pub trait JobQueue: Send + Sync {
     /// Transient failure: deliver the message again, no sooner than `after`, as the next attempt.
     async fn retry(&self, d: &Delivery, after: Duration) -> Result<()>;
 
+    /// Not this worker's turn (another worker holds the job): deliver the message again, no
+    /// sooner than `after`, without counting an attempt where the broker allows it.
+    async fn defer(&self, d: &Delivery, after: Duration) -> Result<()> {
+        self.retry(d, after).await
+    }
+
     /// Permanent failure: move the message to the dead-letter queue with `reason` kept alongside.
     async fn dead_letter(&self, d: &Delivery, reason: &str) -> Result<()>;
 

@@ -412,3 +412,27 @@ async fn stop_consuming_hands_back_prefetched_deliveries_for_release() {
         again.ack(d).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn defer_comes_back_after_the_delay_without_counting_an_attempt() {
+    let mut tq = TestQueue::new("defer");
+    tq.retry_buckets = vec![208]; // 200 ms rounded up to its delay bucket
+    let producer = tq.producer().await;
+    producer.enqueue(&job(0)).await.unwrap();
+    let q = tq.connect(2).await;
+    let first = receive_n(&q, 1, WAIT).await;
+    assert_eq!(first[0].attempt, 1);
+    let deferred_at = Instant::now();
+    q.defer(&first[0], Duration::from_millis(200))
+        .await
+        .unwrap();
+    let again = receive_n(&q, 1, WAIT).await;
+    assert_eq!(again.len(), 1);
+    assert!(deferred_at.elapsed() >= Duration::from_millis(200));
+    assert_eq!(
+        again[0].attempt, 1,
+        "waiting for another worker is not an attempt"
+    );
+    assert_eq!(body_of(&again[0]), body_of(&first[0]));
+    q.ack(&again[0]).await.unwrap();
+}

@@ -83,7 +83,7 @@ impl JobContext {
                 }) => {
                     let after = until_unix_ms(lease_expires_at_ms) + Duration::from_secs(1);
                     info!(holder = %worker_id, ?after, "another worker holds the job's lease");
-                    self.settle("retry", self.queue.retry(d, after).await);
+                    self.settle("defer", self.queue.defer(d, after).await);
                     self.metrics.job(JobOutcomeLabel::Deferred);
                     return;
                 }

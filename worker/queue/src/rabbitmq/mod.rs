@@ -8,6 +8,8 @@
 //!   TTL dead-letters it back to `<queue>` after `ms` (`after` rounded up by at most 1/8, see
 //!   [`config`]), or straight to `<queue>` when `after` is zero; then the original is acked. The
 //!   copy carries `x-docfleet-attempt` = this attempt's number, so it comes back as attempt + 1.
+//! - `defer(after)`: as `retry`, but the copy keeps the attempt count (another worker holds the
+//!   job; waiting for it is not an attempt).
 //! - `dead_letter(reason)`: a copy with `x-docfleet-error: <reason>`, `x-docfleet-attempt` and
 //!   `x-docfleet-queue` is published (confirmed) through `<queue>.dlx` to `<queue>.dlq`; then the
 //!   original is acked. Messages the broker dead-letters itself (over `x-delivery-limit`) reach the
@@ -241,6 +243,27 @@ impl RabbitQueue {
         p
     }
 
+    /// `retry` and `defer`: a copy (carrying `attempts_before`) through the delay queue of
+    /// `after`, or straight back to the queue when it is zero; then the original is acked.
+    async fn redeliver_after(
+        &self,
+        d: &Delivery,
+        after: Duration,
+        attempts_before: u32,
+    ) -> Result<()> {
+        let h = self.live_handle(d)?;
+        let s = self.session().await?;
+        let props = Self::copy_props(h, attempts_before);
+        if after.is_zero() {
+            s.publish("", &self.names.queue, &d.body, props).await?;
+        } else {
+            let ms = config::retry_bucket_ms(after, self.cfg.max_retry_delay);
+            let q = topology::declare_retry(s.publish_channel(), &self.names, ms).await?;
+            s.publish("", &q, &d.body, props).await?;
+        }
+        self.ack_original(h).await
+    }
+
     async fn depth_of(&self, queue: &str) -> Result<QueueDepth> {
         let s = self.session().await?;
         let ch = s.scratch_channel().await?;
@@ -281,17 +304,12 @@ impl JobQueue for RabbitQueue {
     }
 
     async fn retry(&self, d: &Delivery, after: Duration) -> Result<()> {
-        let h = self.live_handle(d)?;
-        let s = self.session().await?;
-        let props = Self::copy_props(h, d.attempt);
-        if after.is_zero() {
-            s.publish("", &self.names.queue, &d.body, props).await?;
-        } else {
-            let ms = config::retry_bucket_ms(after, self.cfg.max_retry_delay);
-            let q = topology::declare_retry(s.publish_channel(), &self.names, ms).await?;
-            s.publish("", &q, &d.body, props).await?;
-        }
-        self.ack_original(h).await
+        self.redeliver_after(d, after, d.attempt).await
+    }
+
+    async fn defer(&self, d: &Delivery, after: Duration) -> Result<()> {
+        self.redeliver_after(d, after, d.attempt.saturating_sub(1))
+            .await
     }
 
     async fn dead_letter(&self, d: &Delivery, reason: &str) -> Result<()> {
