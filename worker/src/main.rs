@@ -37,7 +37,26 @@ fn init_logging(format: &str) {
     }
 }
 
+/// `docfleet jobs | head` closes stdout early: println! then panics with "Broken pipe". Exit
+/// quietly as a killed-by-SIGPIPE process would (128 + 13) instead of printing a backtrace.
+fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     init_logging(&cli.log_format);
     let result = match &cli.command {
