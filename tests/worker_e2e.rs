@@ -1,9 +1,9 @@
 //! The worker fleet end to end: real `docfleet worker` processes, the real model and PDFium,
-//! and each queue/store pair: RabbitMQ + PostgreSQL, the job table on SQLite, the job table on
-//! PostgreSQL. Run by `cargo test` (the test command starts PostgreSQL and RabbitMQ).
+//! and each queue/store pair: RabbitMQ + PostgreSQL, SQS (moto) + PostgreSQL, the job table on
+//! SQLite, the job table on PostgreSQL. Run by `cargo test` (the test command starts PostgreSQL and RabbitMQ).
 //!
 //! Scenarios (one function each, run for every pair):
-//! - fifty documents plus poison (a corrupt PDF, a source deleted after enqueue, and on RabbitMQ
+//! - fifty documents plus poison (a corrupt PDF, a source deleted after enqueue, and with a broker
 //!   a malformed message): every good job succeeds, each poison is dead with a reason naming
 //!   the document and the cause, the queue is empty, the index holds exactly the expected
 //!   points, and /healthz, /readyz, /metrics tell the same story;
@@ -48,21 +48,6 @@ fn assert_points_match(fleet: &Fleet, distinct_docs: usize) {
     assert_eq!(support::manifests(fleet.data_dir()), distinct_docs);
 }
 
-fn publish_malformed(fleet: &Fleet) {
-    use docfleet_queue::rabbitmq::{DEFAULT_AMQP_URL, RabbitConfig, RabbitQueue};
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let url = std::env::var("DOCFLEET_TEST_AMQP_URL").unwrap_or(DEFAULT_AMQP_URL.into());
-        let q = RabbitQueue::connect_producer(RabbitConfig::new(url, &fleet.queue_name, 1))
-            .await
-            .unwrap();
-        q.publish_raw(b"{\"version\": 1, \"job_id\": \"not-a-uuid\"}", None)
-            .await
-            .unwrap();
-        q.close().await;
-    });
-}
-
 fn fifty_documents_and_poison(kind: Kind) {
     let fleet = Fleet::new(kind, "fifty");
     let docs = fleet.data_dir().join("docs");
@@ -92,8 +77,8 @@ fn fifty_documents_and_poison(kind: Kind) {
     assert_eq!(fleet.enqueue(&[&docs]).len(), 50);
     fleet.enqueue(&[&poison]);
     std::fs::remove_file(poison.join("vanished.txt")).unwrap();
-    if kind == Kind::Rabbitmq {
-        publish_malformed(&fleet);
+    if kind.has_broker() {
+        fleet.publish_malformed();
     }
 
     let mut worker = fleet.spawn_worker("e2e-a", &[("DOCFLEET_CONCURRENCY", "4")]);
@@ -111,7 +96,7 @@ fn fifty_documents_and_poison(kind: Kind) {
     ] {
         assert!(metrics.contains(want), "missing {want:?} in\n{metrics}");
     }
-    if kind == Kind::Rabbitmq {
+    if kind.has_broker() {
         assert!(metrics.contains("docfleet_dead_letters_total{reason=\"malformed\"} 1"));
     }
     worker.signal("-TERM");
@@ -138,9 +123,9 @@ fn fifty_documents_and_poison(kind: Kind) {
         assert!(n(job, "chunks") >= 1 && n(job, "points") == n(job, "chunks"));
         assert_eq!(job["artifacts"].as_array().unwrap().len(), 3, "{job}");
     }
-    if kind == Kind::Rabbitmq {
+    if kind.has_broker() {
         // Dead letters: the corrupt PDF, the vanished source, the malformed message.
-        fleet.assert_rabbit_drained(3);
+        fleet.assert_broker_drained(3);
         assert!(log.contains("malformed job message"), "{log}");
     }
     assert_points_match(&fleet, 50);
@@ -177,9 +162,7 @@ fn kill_9_mid_job_is_taken_over(kind: Kind) {
     assert_eq!(job["worker_id"], "e2e-b");
     assert_eq!(job["attempts"], 2, "{job}");
     assert_eq!(fleet.count("succeeded"), 7);
-    if kind == Kind::Rabbitmq {
-        fleet.assert_rabbit_drained(0);
-    }
+    fleet.assert_broker_drained(0);
     assert_points_match(&fleet, 7);
 }
 
@@ -210,7 +193,7 @@ fn connections_dropped_mid_run(kind: Kind) {
             "{}",
             worker.log_text()
         );
-        fleet.assert_rabbit_drained(0);
+        fleet.assert_broker_drained(0);
     }
     assert_points_match(&fleet, 30);
 }
@@ -293,9 +276,7 @@ fn sigterm_drains_or_gives_back(kind: Kind) {
 
     fleet.run_worker_until_idle("e2e-c");
     assert_eq!(fleet.count("succeeded"), 5);
-    if kind == Kind::Rabbitmq {
-        fleet.assert_rabbit_drained(0);
-    }
+    fleet.assert_broker_drained(0);
     assert_points_match(&fleet, 5);
 }
 
@@ -372,6 +353,9 @@ macro_rules! suite {
             $( #[test] fn $case() { super::serial(super::$case, super::Kind::Rabbitmq) } )*
             $( #[test] fn $server_case() { super::serial(super::$server_case, super::Kind::Rabbitmq) } )*
         }
+        mod sqs_postgres {
+            $( #[test] fn $case() { super::serial(super::$case, super::Kind::Sqs) } )*
+        }
         mod local_sqlite {
             $( #[test] fn $case() { super::serial(super::$case, super::Kind::LocalSqlite) } )*
         }
@@ -388,6 +372,7 @@ suite!(
         kill_9_mid_job_is_taken_over,
         sigterm_drains_or_gives_back,
     ],
-    // A dropped connection needs a server: the SQLite job table has none.
+    // A dropped connection needs a server with connections: not the SQLite job table, and not
+    // SQS (plain HTTP requests; moto keeps its state in memory, so it cannot be restarted).
     with_server: [connections_dropped_mid_run],
 );

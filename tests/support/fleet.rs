@@ -14,8 +14,20 @@ use super::{docfleet, json, ok};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Rabbitmq,
+    Sqs,
     LocalSqlite,
     LocalPostgres,
+}
+
+impl Kind {
+    /// Whether a broker (not the job table) carries the messages.
+    pub fn has_broker(self) -> bool {
+        matches!(self, Kind::Rabbitmq | Kind::Sqs)
+    }
+}
+
+pub fn aws_endpoint() -> String {
+    std::env::var("DOCFLEET_TEST_AWS_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:4566".into())
 }
 
 pub struct Fleet {
@@ -81,9 +93,18 @@ impl Fleet {
             kind,
             dir,
             store_url,
-            queue_name: format!("e2e.{test}.{}", &id[..8]),
+            queue_name: format!("e2e-{test}-{}", &id[..8]),
             postgres_db,
         }
+        .with_queues()
+    }
+
+    /// SQS queues are made by `docfleet queues init` (workers do not create them).
+    fn with_queues(self) -> Self {
+        if self.kind == Kind::Sqs {
+            ok(self.cmd().args(["queues", "init"]).output().unwrap());
+        }
+        self
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -94,12 +115,20 @@ impl Fleet {
     /// retry delays so that recoveries happen within a test.
     pub fn cmd(&self) -> Command {
         let mut cmd = docfleet(self.dir.path());
-        let queue = if self.kind == Kind::Rabbitmq {
-            "rabbitmq"
-        } else {
-            "local"
+        let queue = match self.kind {
+            Kind::Rabbitmq => "rabbitmq",
+            Kind::Sqs => "sqs",
+            Kind::LocalSqlite | Kind::LocalPostgres => "local",
         };
+        let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or(default.to_owned());
         cmd.env("DOCFLEET_QUEUE", queue)
+            .env("DOCFLEET_SQS_ENDPOINT_URL", aws_endpoint())
+            .env("DOCFLEET_AWS_REGION", env_or("AWS_REGION", "us-east-1"))
+            .env("AWS_ACCESS_KEY_ID", env_or("AWS_ACCESS_KEY_ID", "testing"))
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                env_or("AWS_SECRET_ACCESS_KEY", "testing"),
+            )
             .env("DOCFLEET_QUEUE_NAME", &self.queue_name)
             .env("DOCFLEET_JOB_STORE_URL", &self.store_url)
             .env("DOCFLEET_LEASE_SECS", "3")
@@ -216,10 +245,57 @@ impl Fleet {
         panic!("queue {name} not found in\n{listing}");
     }
 
-    /// The job queue is empty (nothing ready, nothing unacknowledged) and the dead-letter queue
-    /// holds `dead` messages. The broker settles a closed connection's deliveries
-    /// asynchronously, so this waits a little for it.
-    pub fn assert_rabbit_drained(&self, dead: u64) {
+    /// With a broker: the job queue is empty and the dead-letter queue holds `dead` messages.
+    /// (The job table's rows are checked by the tests themselves.)
+    pub fn assert_broker_drained(&self, dead: u64) {
+        match self.kind {
+            Kind::Rabbitmq => self.assert_rabbit_drained(dead),
+            Kind::Sqs => self.assert_sqs_drained(dead),
+            Kind::LocalSqlite | Kind::LocalPostgres => {}
+        }
+    }
+
+    fn sqs(&self) -> docfleet_queue::sqs::SqsQueue {
+        let mut cfg = docfleet_queue::sqs::SqsConfig::new(&self.queue_name);
+        cfg.endpoint_url = Some(aws_endpoint());
+        cfg.region = Some(std::env::var("AWS_REGION").unwrap_or("us-east-1".into()));
+        block_on(docfleet_queue::sqs::SqsQueue::connect(cfg)).unwrap()
+    }
+
+    fn assert_sqs_drained(&self, dead: u64) {
+        use docfleet_queue::JobQueue;
+        let q = self.sqs();
+        let depth = block_on(q.depth()).unwrap();
+        assert_eq!(
+            (depth.ready, depth.unacked),
+            (Some(0), Some(0)),
+            "SQS job queue empty"
+        );
+        let dlq = block_on(q.dead_letter_depth()).unwrap();
+        assert_eq!(dlq.ready, Some(dead), "SQS dead-letter queue");
+    }
+
+    /// Publishes a body that is not a job message.
+    pub fn publish_malformed(&self) {
+        let body = b"{\"version\": 1, \"job_id\": \"not-a-uuid\"}";
+        match self.kind {
+            Kind::Sqs => block_on(self.sqs().publish_raw(body)).unwrap(),
+            Kind::Rabbitmq => block_on(async {
+                use docfleet_queue::rabbitmq::{DEFAULT_AMQP_URL, RabbitConfig, RabbitQueue};
+                let url =
+                    std::env::var("DOCFLEET_TEST_AMQP_URL").unwrap_or(DEFAULT_AMQP_URL.into());
+                let cfg = RabbitConfig::new(url, &self.queue_name, 1);
+                let q = RabbitQueue::connect_producer(cfg).await.unwrap();
+                q.publish_raw(body, None).await.unwrap();
+                q.close().await;
+            }),
+            Kind::LocalSqlite | Kind::LocalPostgres => {
+                panic!("the job table only holds validated messages")
+            }
+        }
+    }
+
+    fn assert_rabbit_drained(&self, dead: u64) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while self.rabbit_depth("") != (0, 0) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(250));
@@ -302,6 +378,14 @@ impl Drop for Fleet {
             }
         }
     }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 pub struct Worker {

@@ -72,6 +72,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Create the queue and its dead-letter queue (SQS: with the redrive policy; RabbitMQ: the
+    /// whole topology), idempotently. Workers do not create SQS queues themselves.
+    Queues {
+        #[command(subcommand)]
+        which: QueuesCommand,
+    },
     /// List the tenant's jobs in submission order.
     Jobs {
         /// Only jobs in this state: queued, running, succeeded, failed, dead.
@@ -120,6 +126,18 @@ pub enum Command {
         /// Largest document frame accepted (the parent passes its max_file_bytes).
         #[arg(long, default_value_t = 100 * 1024 * 1024)]
         max_file_bytes: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QueuesCommand {
+    /// Create them.
+    Init {
+        #[command(flatten)]
+        queue: QueueOpts,
+        /// The SQS visibility timeout set on the queue (the worker sets its own per receive).
+        #[arg(long, env = "DOCFLEET_LEASE_SECS", default_value_t = 60)]
+        lease_secs: u64,
     },
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use docfleet_jobstore::{JobStore, JobTableQueue, StoreOptions};
 use docfleet_queue::rabbitmq::{RabbitConfig, RabbitQueue};
+use docfleet_queue::sqs::{SqsConfig, SqsQueue};
 use docfleet_queue::{JobProducer, JobQueue};
 
 use crate::settings::{CommonOpts, QueueKind, QueueOpts, StoreOpts};
@@ -37,6 +38,22 @@ fn rabbit_config(opts: &QueueOpts, prefetch: usize, name: &str) -> RabbitConfig 
     cfg
 }
 
+/// SQS settings; `visibility` is the worker's lease (renewed by its heartbeat).
+pub fn sqs_config(opts: &QueueOpts, visibility: Duration) -> SqsConfig {
+    let mut cfg = SqsConfig::new(&opts.queue_name);
+    cfg.endpoint_url = opts.sqs_endpoint_url.clone();
+    cfg.region = opts.aws_region.clone();
+    cfg.visibility_timeout = visibility;
+    cfg.max_receive_count = opts.sqs_max_receive_count;
+    cfg
+}
+
+async fn sqs_queue(opts: &QueueOpts, visibility: Duration) -> Result<SqsQueue> {
+    SqsQueue::connect(sqs_config(opts, visibility))
+        .await
+        .with_context(|| format!("opening SQS queue {}", opts.queue_name))
+}
+
 /// The consuming side, for `docfleet worker`.
 pub async fn job_queue(
     opts: &QueueOpts,
@@ -56,6 +73,7 @@ pub async fn job_queue(
                 })?,
             )
         }
+        QueueKind::Sqs => Arc::new(sqs_queue(opts, lease).await?),
     })
 }
 
@@ -72,7 +90,30 @@ pub async fn job_producer(opts: &QueueOpts) -> Result<Option<Arc<dyn JobProducer
                 })?,
             ))
         }
+        QueueKind::Sqs => Some(Arc::new(sqs_queue(opts, Duration::from_secs(60)).await?)),
     })
+}
+
+/// `docfleet queues init`: creates the queue and its dead-letter queue (SQS: with the redrive
+/// policy; RabbitMQ: the whole topology), idempotently. The local queue needs nothing.
+pub async fn init_queues(opts: &QueueOpts, lease: Duration) -> Result<&'static str> {
+    match opts.kind {
+        QueueKind::Local => Ok("the local queue is the job table: nothing to create"),
+        QueueKind::Rabbitmq => {
+            let cfg = rabbit_config(opts, 1, "docfleet queues init");
+            let q = RabbitQueue::connect_producer(cfg)
+                .await
+                .with_context(|| format!("connecting to RabbitMQ at {}", redact(&opts.amqp_url)))?;
+            q.close().await;
+            Ok("RabbitMQ queue, dead-letter exchange and queue declared")
+        }
+        QueueKind::Sqs => {
+            SqsQueue::create_queues(&sqs_config(opts, lease))
+                .await
+                .with_context(|| format!("creating SQS queues for {}", opts.queue_name))?;
+            Ok("SQS queue and dead-letter queue (with redrive policy) created")
+        }
+    }
 }
 
 /// A URL with its password replaced, for messages and logs.

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{BenchCommand, Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command, QueuesCommand};
 
 // candle allocates heavily per op; mimalloc makes the model markedly faster than the system malloc.
 #[global_allocator]
@@ -137,6 +137,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     done.batch_id
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Queues {
+            which: QueuesCommand::Init { queue, lease_secs },
+        } => {
+            let done =
+                connect::init_queues(&queue, std::time::Duration::from_secs(lease_secs)).await?;
+            eprintln!("{done}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Jobs {

@@ -77,6 +77,8 @@ pub enum QueueKind {
     Local,
     /// RabbitMQ (quorum queue, dead-letter queue, delay queues for retries).
     Rabbitmq,
+    /// Amazon SQS (or an SQS-compatible server): queue + `<name>-dlq` with a redrive policy.
+    Sqs,
 }
 
 /// Where job state lives.
@@ -120,6 +122,17 @@ pub struct QueueOpts {
         default_value_t = 1800
     )]
     pub rabbitmq_consumer_timeout_secs: u64,
+    /// SQS endpoint override (moto, LocalStack, ElasticMQ). Default: AWS's (or AWS_ENDPOINT_URL).
+    #[arg(long, env = "DOCFLEET_SQS_ENDPOINT_URL")]
+    pub sqs_endpoint_url: Option<String>,
+    /// AWS region. Default: the AWS chain (AWS_REGION, profile).
+    #[arg(long, env = "DOCFLEET_AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// SQS redrive maxReceiveCount set by `docfleet queues init`: receives without a verdict
+    /// (crashed worker) before SQS moves a message to `<name>-dlq`.
+    #[arg(long, env = "DOCFLEET_SQS_MAX_RECEIVE_COUNT", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub sqs_max_receive_count: u32,
 }
 
 /// How the worker runs jobs.
@@ -159,6 +172,7 @@ impl QueueKind {
         match self {
             QueueKind::Local => "local",
             QueueKind::Rabbitmq => "rabbitmq",
+            QueueKind::Sqs => "sqs",
         }
     }
 }

@@ -16,6 +16,8 @@ use docfleet_pipeline::job::JobMessage;
 
 mod error;
 pub mod rabbitmq;
+#[cfg(feature = "sqs")]
+pub mod sqs;
 
 pub use error::{Error, Result};
 
