@@ -128,8 +128,9 @@ pub struct QueueOpts {
     /// AWS region. Default: the AWS chain (AWS_REGION, profile).
     #[arg(long, env = "DOCFLEET_AWS_REGION")]
     pub aws_region: Option<String>,
-    /// SQS redrive maxReceiveCount set by `docfleet queues init`: receives without a verdict
-    /// (crashed worker) before SQS moves a message to `<name>-dlq`.
+    /// SQS redrive maxReceiveCount set by `docfleet queues init`: receives (each retry is one;
+    /// deferrals and releases are not) before SQS moves a message to `<name>-dlq` itself. Keep it
+    /// at least max_attempts, so the runtime dead-letters with the reason first.
     #[arg(long, env = "DOCFLEET_SQS_MAX_RECEIVE_COUNT", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub sqs_max_receive_count: u32,
