@@ -16,6 +16,12 @@ use crate::{Error, Page, Result};
 /// The process's one PDFium binding and the library path it came from.
 static BOUND: Mutex<Option<(PathBuf, Arc<Pdfium>)>> = Mutex::new(None);
 
+/// One document at a time per process: PDFium's last-error code is process-wide, so a load
+/// failing on one thread while another thread calls PDFium could be misreported (an encrypted
+/// PDF seen as corrupt). Extractor child processes each have their own PDFium and run in
+/// parallel; only in-process extraction (`extract_processes = 0`) is serialised by this.
+static ONE_DOCUMENT_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// Extracts the text layer of PDFs, one [`Page`] per PDF page.
 #[derive(Debug, Clone)]
 pub struct PdfExtractor {
@@ -79,6 +85,9 @@ impl PdfExtractor {
         if bytes.is_empty() {
             return Err(Error::EmptyFile);
         }
+        let _serial = ONE_DOCUMENT_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let document = self
             .pdfium
             .load_pdf_from_byte_slice(bytes, password)
