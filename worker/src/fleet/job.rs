@@ -87,10 +87,14 @@ impl JobContext {
                     self.metrics.job(JobOutcomeLabel::Deferred);
                     return;
                 }
-                Ok(StartOutcome::NotFound) | Err(_) => {
+                outcome @ (Ok(StartOutcome::NotFound) | Err(_)) => {
                     // The store is down (or the row vanished): try the message again later.
                     let after = self.retry.delay(attempt);
-                    warn!(?after, "job store unavailable, retrying the message later");
+                    let why = match outcome {
+                        Err(e) => e.to_string(),
+                        _ => "the job row is missing right after its creation".to_owned(),
+                    };
+                    warn!(?after, error = %why, "could not start the job; retrying the message later");
                     self.settle("retry", self.queue.retry(d, after).await);
                     self.metrics.retried();
                     return;
