@@ -131,33 +131,37 @@ fn fifty_documents_and_poison(kind: Kind) {
     assert_points_match(&fleet, 50);
 }
 
+/// Enqueues a 30-page PDF (several seconds of work), then `small` small documents; returns the
+/// PDF's job id.
+fn enqueue_slow_then_small(fleet: &Fleet, small: usize) -> String {
+    let slow = slow_pdf(fleet.data_dir(), 30);
+    let id = fleet.enqueue(&[&slow]).remove(0);
+    let docs = fleet.data_dir().join("docs");
+    small_docs(&docs, small);
+    fleet.enqueue(&[&docs]);
+    id
+}
+
+fn is_running(jobs: &[Value], id: &str) -> bool {
+    jobs.iter()
+        .any(|j| j["job_id"] == id && j["state"] == "running")
+}
+
 fn kill_9_mid_job_is_taken_over(kind: Kind) {
     let fleet = Fleet::new(kind, "kill9");
-    let slow = slow_pdf(fleet.data_dir(), 30);
-    let ids = fleet.enqueue(&[&slow]);
-    let docs = fleet.data_dir().join("docs");
-    small_docs(&docs, 6);
-    fleet.enqueue(&[&docs]);
+    let slow = enqueue_slow_then_small(&fleet, 6);
 
     let mut a = fleet.spawn_worker("e2e-a", &[("DOCFLEET_CONCURRENCY", "2")]);
     fleet.wait_for("the slow job to run", Duration::from_secs(60), |jobs| {
-        jobs.iter()
-            .any(|j| j["job_id"] == ids[0].as_str() && j["state"] == "running")
+        is_running(jobs, &slow)
     });
     std::thread::sleep(Duration::from_millis(1500));
     a.signal("-KILL");
     a.wait(Duration::from_secs(10));
-    let slow_job = |fleet: &Fleet| {
-        fleet
-            .jobs()
-            .into_iter()
-            .find(|j| j["job_id"] == ids[0].as_str())
-            .unwrap()
-    };
-    assert_eq!(slow_job(&fleet)["state"], "running", "killed mid-job");
+    assert_eq!(fleet.job(&slow)["state"], "running", "killed mid-job");
 
     let b = fleet.run_worker_until_idle("e2e-b");
-    let job = slow_job(&fleet);
+    let job = fleet.job(&slow);
     assert_eq!(job["state"], "succeeded", "{job}\n{}", b.log_text());
     assert_eq!(job["worker_id"], "e2e-b");
     assert_eq!(job["attempts"], 2, "{job}");
@@ -200,15 +204,8 @@ fn connections_dropped_mid_run(kind: Kind) {
 
 fn sigterm_drains_or_gives_back(kind: Kind) {
     let fleet = Fleet::new(kind, "sigterm");
-    let slow = slow_pdf(fleet.data_dir(), 30);
-    let ids = fleet.enqueue(&[&slow]);
-    let docs = fleet.data_dir().join("docs");
-    small_docs(&docs, 4);
-    fleet.enqueue(&[&docs]);
-    let running = |jobs: &[Value]| {
-        jobs.iter()
-            .any(|j| j["job_id"] == ids[0].as_str() && j["state"] == "running")
-    };
+    let slow = enqueue_slow_then_small(&fleet, 4);
+    let running = |jobs: &[Value]| is_running(jobs, &slow);
 
     // Drain timeout shorter than the job: it is given back, and the worker exits 0 promptly.
     let mut a = fleet.spawn_worker(
@@ -227,11 +224,7 @@ fn sigterm_drains_or_gives_back(kind: Kind) {
         a.log_text()
     );
     assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
-    let job = fleet
-        .jobs()
-        .into_iter()
-        .find(|j| j["job_id"] == ids[0].as_str())
-        .unwrap();
+    let job = fleet.job(&slow);
     assert_eq!(
         job["state"],
         "queued",
@@ -262,11 +255,7 @@ fn sigterm_drains_or_gives_back(kind: Kind) {
         "{}",
         b.log_text()
     );
-    let job = fleet
-        .jobs()
-        .into_iter()
-        .find(|j| j["job_id"] == ids[0].as_str())
-        .unwrap();
+    let job = fleet.job(&slow);
     assert_eq!(
         job["state"],
         "succeeded",
@@ -291,11 +280,7 @@ fn per_job_chunk_options_make_a_new_version() {
     let fleet = Fleet::new(Kind::LocalSqlite, "options");
     let doc = fixtures().join("docs/kafka-consumer-groups.pdf");
     let job_chunks = |fleet: &Fleet, id: &str| {
-        let job = fleet
-            .jobs()
-            .into_iter()
-            .find(|j| j["job_id"] == id)
-            .unwrap();
+        let job = fleet.job(id);
         assert_eq!(job["state"], "succeeded", "{job}");
         n(&job, "chunks")
     };
@@ -320,11 +305,7 @@ fn per_job_chunk_options_make_a_new_version() {
         "the new version replaced the old points"
     );
 
-    let job = fleet
-        .jobs()
-        .into_iter()
-        .find(|j| j["job_id"] == impossible[0].as_str())
-        .unwrap();
+    let job = fleet.job(&impossible[0]);
     assert_eq!(job["state"], "dead");
     assert!(
         job["error"]

@@ -30,6 +30,18 @@ pub struct LaneTimings {
     pub total_ms: f64,
 }
 
+impl LaneTimings {
+    /// The four lanes by name, in pipeline order (`total_ms` is not a lane).
+    pub fn lanes(&self) -> [(&'static str, f64); 4] {
+        [
+            ("extract", self.extract_ms),
+            ("chunk", self.chunk_ms),
+            ("embed", self.embed_ms),
+            ("index", self.index_ms),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub tenant: String,

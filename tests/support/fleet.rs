@@ -171,6 +171,14 @@ impl Fleet {
         json(&out).as_array().unwrap().clone()
     }
 
+    /// One job's row, by id.
+    pub fn job(&self, id: &str) -> Value {
+        self.jobs()
+            .into_iter()
+            .find(|j| j["job_id"] == id)
+            .unwrap_or_else(|| panic!("no job {id}"))
+    }
+
     pub fn count(&self, state: &str) -> usize {
         self.jobs().iter().filter(|j| j["state"] == state).count()
     }

@@ -201,16 +201,12 @@ impl JobContext {
         };
         let t = &manifest.timings;
         let record = JobOutcome {
-            timings: [
-                ("extract", t.extract_ms),
-                ("chunk", t.chunk_ms),
-                ("embed", t.embed_ms),
-                ("index", t.index_ms),
-                ("total", t.total_ms),
-            ]
-            .into_iter()
-            .map(|(lane, ms)| (lane.to_owned(), ms.round() as u64))
-            .collect(),
+            timings: t
+                .lanes()
+                .into_iter()
+                .chain([("total", t.total_ms)])
+                .map(|(lane, ms)| (lane.to_owned(), ms.round() as u64))
+                .collect(),
             pages: manifest.pages,
             chunks: manifest.chunks,
             points: manifest.points,
@@ -366,6 +362,12 @@ mod tests {
         })
     }
 
+    async fn next_delivery(ctx: &JobContext) -> Delivery {
+        let mut got = ctx.queue.receive(1, Duration::from_secs(1)).await.unwrap();
+        assert_eq!(got.len(), 1, "a claimable job");
+        got.remove(0)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn transient_failures_retry_until_max_attempts_then_die() {
         let dir = tempfile::tempdir().unwrap();
@@ -375,12 +377,7 @@ mod tests {
         let transient = PipelineError::Io(std::io::Error::other("disk went away"));
         assert!(transient.is_retryable());
 
-        let d = ctx
-            .queue
-            .receive(1, Duration::from_secs(1))
-            .await
-            .unwrap()
-            .remove(0);
+        let d = next_delivery(&ctx).await;
         ctx.failed(&d, &msg, d.attempt, &transient).await;
         let row = ctx.store.get(msg.job_id).await.unwrap().unwrap();
         assert_eq!(
@@ -394,12 +391,7 @@ mod tests {
         );
 
         tokio::time::sleep(Duration::from_millis(20)).await; // past the retry delay
-        let d = ctx
-            .queue
-            .receive(1, Duration::from_secs(1))
-            .await
-            .unwrap()
-            .remove(0);
+        let d = next_delivery(&ctx).await;
         assert_eq!(d.attempt, 2);
         ctx.failed(&d, &msg, d.attempt, &transient).await;
         let row = ctx.store.get(msg.job_id).await.unwrap().unwrap();
@@ -418,12 +410,7 @@ mod tests {
         let ctx = context(dir.path(), 5).await;
         let msg = JobMessage::new("acme", "file:///docs/b.pdf", JobOptions::default()).unwrap();
         ctx.store.create(&msg).await.unwrap();
-        let d = ctx
-            .queue
-            .receive(1, Duration::from_secs(1))
-            .await
-            .unwrap()
-            .remove(0);
+        let d = next_delivery(&ctx).await;
         ctx.failed(&d, &msg, d.attempt, &PipelineError::Encrypted)
             .await;
         let row = ctx.store.get(msg.job_id).await.unwrap().unwrap();

@@ -116,8 +116,8 @@ fn seconds_buckets() -> Histogram {
 
 impl Metrics {
     pub fn new() -> Arc<Self> {
-        let mut registry = Registry::with_prefix("docfleet");
-        let m = Metrics {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("docfleet"),
             jobs: Family::default(),
             lane_seconds: Family::new_with_constructor(seconds_buckets),
             job_seconds: seconds_buckets(),
@@ -133,68 +133,71 @@ impl Metrics {
             embed_busy_seconds: Counter::default(),
             queue_ready: Gauge::default(),
             queue_unacked: Gauge::default(),
-            registry: Registry::default(),
         };
-        registry.register("jobs", "Deliveries handled, by outcome", m.jobs.clone());
-        registry.register(
+        m.registry
+            .register("jobs", "Deliveries handled, by outcome", m.jobs.clone());
+        m.registry.register(
             "lane_duration_seconds",
             "Time a document spent in each lane (extract, chunk, embed, index)",
             m.lane_seconds.clone(),
         );
-        registry.register(
+        m.registry.register(
             "job_duration_seconds",
             "Time from start to verdict of a job attempt",
             m.job_seconds.clone(),
         );
-        registry.register(
+        m.registry.register(
             "jobs_in_flight",
             "Jobs being processed now",
             m.in_flight.clone(),
         );
-        registry.register(
+        m.registry.register(
             "job_retries",
             "Failed attempts sent back for a retry",
             m.retries.clone(),
         );
-        registry.register(
+        m.registry.register(
             "dead_letters",
             "Messages dead-lettered, by reason",
             m.dead_letters.clone(),
         );
-        registry.register(
+        m.registry.register(
             "queue_errors",
             "Broker or job store calls that failed, by operation",
             m.queue_errors.clone(),
         );
-        registry.register("pages", "Pages extracted", m.pages.clone());
-        registry.register("chunks", "Chunks embedded and indexed", m.chunks.clone());
-        registry.register("tokens", "Tokens embedded", m.tokens.clone());
-        registry.register(
+        m.registry
+            .register("pages", "Pages extracted", m.pages.clone());
+        m.registry
+            .register("chunks", "Chunks embedded and indexed", m.chunks.clone());
+        m.registry
+            .register("tokens", "Tokens embedded", m.tokens.clone());
+        m.registry.register(
             "embed_batch_texts",
             "Texts per model call (merged across jobs)",
             m.embed_batch_texts.clone(),
         );
-        registry.register(
+        m.registry.register(
             "embed_batch_requests",
             "Documents' requests merged into one model call",
             m.embed_batch_requests.clone(),
         );
-        registry.register(
+        m.registry.register(
             "embed_busy_seconds",
             "Time the model spent computing",
             m.embed_busy_seconds.clone(),
         );
-        registry.register(
+        m.registry.register(
             "queue_ready_messages",
             "Jobs waiting in the queue, as the worker last saw it (-1: unknown)",
             m.queue_ready.clone(),
         );
-        registry.register(
+        m.registry.register(
             "queue_unacked_messages",
             "Jobs delivered and not yet settled, as the worker last saw it (-1: unknown)",
             m.queue_unacked.clone(),
         );
-        Arc::new(Metrics { registry, ..m })
+        Arc::new(m)
     }
 
     /// The Prometheus text exposition.
@@ -244,12 +247,7 @@ impl Metrics {
 
     /// A document indexed: its lanes' durations and its counts.
     pub fn document(&self, timings: &LaneTimings, pages: u64, chunks: u64, tokens: u64) {
-        for (lane, ms) in [
-            ("extract", timings.extract_ms),
-            ("chunk", timings.chunk_ms),
-            ("embed", timings.embed_ms),
-            ("index", timings.index_ms),
-        ] {
+        for (lane, ms) in timings.lanes() {
             self.lane_seconds
                 .get_or_create(&Lane { lane })
                 .observe(ms / 1e3);

@@ -113,12 +113,7 @@ pub async fn run_loop(
         info!(in_flight = tasks.len(), drain_timeout = ?opts.drain_timeout,
               "stopped receiving; draining in-flight jobs");
     }
-    let drained = tokio::time::timeout(opts.drain_timeout, async {
-        while let Some(done) = tasks.join_next().await {
-            log_join(done);
-        }
-    })
-    .await;
+    let drained = tokio::time::timeout(opts.drain_timeout, join_all(&mut tasks)).await;
     if drained.is_err() {
         summary.released_at_shutdown = tasks.len();
         warn!(
@@ -126,12 +121,7 @@ pub async fn run_loop(
             "drain timeout reached: giving the remaining jobs back"
         );
         cancel_jobs.cancel();
-        let released = tokio::time::timeout(RELEASE_GRACE, async {
-            while let Some(done) = tasks.join_next().await {
-                log_join(done);
-            }
-        })
-        .await;
+        let released = tokio::time::timeout(RELEASE_GRACE, join_all(&mut tasks)).await;
         if released.is_err() {
             // Their leases run out and the broker redelivers their messages when we disconnect.
             warn!(
@@ -158,6 +148,13 @@ async fn release_prefetched(ctx: &JobContext) {
             }
         }
         Err(e) => warn!(error = %e, "stopping the consumer; the broker redelivers what it sent"),
+    }
+}
+
+/// Waits for every task, logging panics.
+async fn join_all(tasks: &mut JoinSet<()>) {
+    while let Some(done) = tasks.join_next().await {
+        log_join(done);
     }
 }
 

@@ -44,7 +44,6 @@ const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 struct SqsHandle {
     queue_url: String,
     receipt: String,
-    attempts_before: u32,
 }
 
 /// Maps an SDK error: a missing queue or a bad request is not worth retrying; a receipt handle
@@ -56,10 +55,9 @@ where
     let code = e.code().unwrap_or("").to_owned();
     let message = e.message().unwrap_or("").to_owned();
     match code.as_str() {
-        "ReceiptHandleIsInvalid" | "InvalidParameterValue" if message.contains("eceipt") => {
-            Error::StaleDelivery
-        }
         "ReceiptHandleIsInvalid" => Error::StaleDelivery,
+        // "Receipt handle … has expired" / "receipt handle is invalid"
+        "InvalidParameterValue" if message.contains("eceipt") => Error::StaleDelivery,
         "AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist" => Error::Topology(
             format!("{context}: the queue does not exist ({message}); run `docfleet queues init`"),
         ),
@@ -318,7 +316,6 @@ impl JobQueue for SqsQueue {
                 handle: DeliveryHandle::new(SqsHandle {
                     queue_url: self.queue_url.clone(),
                     receipt: receipt.to_owned(),
-                    attempts_before: before,
                 }),
             });
         }
@@ -363,13 +360,8 @@ impl JobQueue for SqsQueue {
     }
 
     async fn release(&self, d: &Delivery) -> Result<()> {
-        let h = self.handle(d)?;
-        self.resend(
-            d,
-            Duration::ZERO,
-            h.attempts_before.max(d.attempt.saturating_sub(1)),
-        )
-        .await
+        // A copy at once, with the attempt uncounted: a deferral without delay.
+        self.defer(d, Duration::ZERO).await
     }
 
     async fn depth(&self) -> Result<QueueDepth> {
