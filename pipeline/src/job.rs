@@ -17,7 +17,7 @@ pub struct JobMessage {
     pub version: u32,
     pub job_id: Uuid,
     pub tenant: String,
-    /// `file:///abs/path` (and `s3://bucket/key` once the S3 store exists).
+    /// `file:///abs/path` or `s3://bucket/key` (see [`crate::source::SourceUri`]).
     pub source: String,
     #[serde(default)]
     pub options: JobOptions,
@@ -44,7 +44,7 @@ pub enum MessageError {
     UnsupportedVersion(u32),
     #[error("invalid tenant {0:?}: use 1-64 characters from A-Z, a-z, 0-9, '-' and '_'")]
     InvalidTenant(String),
-    #[error("invalid source {0:?}: expected an absolute file:// URI")]
+    #[error("invalid source {0:?}: expected file:///absolute/path or s3://bucket/key")]
     InvalidSource(String),
 }
 
@@ -70,12 +70,9 @@ pub fn validate_tenant(tenant: &str) -> Result<(), MessageError> {
 }
 
 fn validate_source(source: &str) -> Result<(), MessageError> {
-    let path = source.strip_prefix("file://").unwrap_or("");
-    let ok = path.starts_with('/') && !path.split('/').any(|s| s == "..") && !source.contains('\0');
-    if ok {
-        Ok(())
-    } else {
-        Err(MessageError::InvalidSource(source.to_owned()))
+    match crate::source::SourceUri::parse(source) {
+        Some(_) => Ok(()),
+        None => Err(MessageError::InvalidSource(source.to_owned())),
     }
 }
 

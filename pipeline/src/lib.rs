@@ -3,10 +3,12 @@
 //!
 //! Lanes: [`extract`] turns bytes into pages, [`chunk`] cuts pages into token-bounded chunks,
 //! embedding lives in the `docfleet-models` crate behind its `Embedder` trait, [`index`] stores
-//! vectors. [`store`] holds source documents and artifacts. [`process`] runs one document
+//! vectors. [`store`] holds artifacts; [`source`] reads the documents (local files, S3). [`process`] runs one document
 //! through the lanes; [`embed_lane`] shares the model among all in-flight documents.
 
 pub mod artifacts;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod chunk;
 pub mod doc;
 pub mod embed_lane;
@@ -15,6 +17,7 @@ pub mod extract;
 pub mod index;
 pub mod job;
 pub mod process;
+pub mod source;
 pub mod store;
 pub mod version;
 

@@ -123,6 +123,8 @@ impl Fleet {
         let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or(default.to_owned());
         cmd.env("DOCFLEET_QUEUE", queue)
             .env("DOCFLEET_SQS_ENDPOINT_URL", aws_endpoint())
+            .env("DOCFLEET_S3_ENDPOINT_URL", aws_endpoint())
+            .env("DOCFLEET_S3_FORCE_PATH_STYLE", "true")
             .env("DOCFLEET_AWS_REGION", env_or("AWS_REGION", "us-east-1"))
             .env("AWS_ACCESS_KEY_ID", env_or("AWS_ACCESS_KEY_ID", "testing"))
             .env(
@@ -388,7 +390,7 @@ impl Drop for Fleet {
     }
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

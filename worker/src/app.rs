@@ -17,7 +17,11 @@ use docfleet_pipeline::index::VectorIndex;
 use docfleet_pipeline::index::embedded::EmbeddedIndex;
 use docfleet_pipeline::job::JobOptions;
 use docfleet_pipeline::process::Processor;
+use docfleet_pipeline::source::SourceReader;
+use docfleet_pipeline::store::ObjectStore;
 use docfleet_pipeline::store::local::LocalStore;
+use docfleet_pipeline::store::s3::config::parse_store_url;
+use docfleet_pipeline::store::s3::{S3Client, S3Store};
 use docfleet_pipeline::version;
 use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
 use tokenizers::Tokenizer;
@@ -47,6 +51,8 @@ pub async fn build_processor(common: &CommonOpts, opts: &PipelineOpts) -> Result
 /// their pipeline version differs, so a document chunked differently is a new version.
 pub struct Pipelines {
     pub default: Processor,
+    /// Reads job sources (file://, s3://).
+    pub sources: SourceReader,
     default_chunking: ChunkerConfig,
     chunking: Chunking,
     by_chunking: Mutex<HashMap<(usize, usize), Processor>>,
@@ -146,16 +152,43 @@ pub async fn build_pipelines(
         dims: embedder.dims(),
         embed: EmbedLane::start_observed(embedder, MAX_TEXTS_PER_EMBED_CALL, observer),
         index: Arc::new(index),
-        store: Arc::new(LocalStore::new(common.objects_dir())),
+        store: build_object_store(common).await?,
         pipeline_version,
         max_file_bytes: opts.max_file_bytes,
     };
     Ok(Pipelines {
         default,
+        sources: SourceReader::new(common.storage.s3_config()),
         default_chunking,
         chunking,
         by_chunking: Mutex::new(HashMap::new()),
     })
+}
+
+/// The artifact store: a bucket for `s3://bucket/prefix`, else a folder (default
+/// `<data_dir>/objects`).
+pub async fn build_object_store(common: &CommonOpts) -> Result<Arc<dyn ObjectStore>> {
+    let url = common.storage.object_store_url.as_deref();
+    if let Some(url) = url.filter(|u| u.starts_with("s3://")) {
+        let (bucket, prefix) = parse_store_url(url).with_context(|| {
+            format!("invalid object store URL {url:?}: expected s3://bucket[/prefix]")
+        })?;
+        let cfg = common.storage.s3_config();
+        cfg.validate()?;
+        return Ok(Arc::new(S3Store::new(
+            S3Client::new(&cfg).await,
+            bucket,
+            prefix,
+        )));
+    }
+    if let Some(url) = url.filter(|u| u.contains("://") && !u.starts_with("file://")) {
+        anyhow::bail!("unsupported object store URL {url:?}: use s3://bucket[/prefix] or a folder");
+    }
+    let dir = url.map_or_else(
+        || common.objects_dir(),
+        |u| u.strip_prefix("file://").unwrap_or(u).into(),
+    );
+    Ok(Arc::new(LocalStore::new(dir)))
 }
 
 /// Extraction in `extract_processes` child processes (`docfleet extract-worker`), or in this

@@ -54,8 +54,10 @@ pub enum Command {
         #[command(flatten)]
         worker: WorkerOpts,
     },
-    /// Create one job per document (files, folders, file:// URIs) and publish it to the queue.
+    /// Create one job per document and publish it to the queue.
     Enqueue {
+        /// Files, folders (recursive), file:// URIs, s3://bucket/key objects and
+        /// s3://bucket/prefix/ (every object under the prefix).
         #[arg(required = true)]
         sources: Vec<String>,
         #[command(flatten)]

@@ -39,17 +39,21 @@ fn rabbit_config(opts: &QueueOpts, prefetch: usize, name: &str) -> RabbitConfig 
 }
 
 /// SQS settings; `visibility` is the worker's lease (renewed by its heartbeat).
-pub fn sqs_config(opts: &QueueOpts, visibility: Duration) -> SqsConfig {
+pub fn sqs_config(opts: &QueueOpts, region: Option<&str>, visibility: Duration) -> SqsConfig {
     let mut cfg = SqsConfig::new(&opts.queue_name);
     cfg.endpoint_url = opts.sqs_endpoint_url.clone();
-    cfg.region = opts.aws_region.clone();
+    cfg.region = region.map(str::to_owned);
     cfg.visibility_timeout = visibility;
     cfg.max_receive_count = opts.sqs_max_receive_count;
     cfg
 }
 
-async fn sqs_queue(opts: &QueueOpts, visibility: Duration) -> Result<SqsQueue> {
-    SqsQueue::connect(sqs_config(opts, visibility))
+async fn sqs_queue(
+    opts: &QueueOpts,
+    region: Option<&str>,
+    visibility: Duration,
+) -> Result<SqsQueue> {
+    SqsQueue::connect(sqs_config(opts, region, visibility))
         .await
         .with_context(|| format!("opening SQS queue {}", opts.queue_name))
 }
@@ -57,6 +61,7 @@ async fn sqs_queue(opts: &QueueOpts, visibility: Duration) -> Result<SqsQueue> {
 /// The consuming side, for `docfleet worker`.
 pub async fn job_queue(
     opts: &QueueOpts,
+    region: Option<&str>,
     store: Arc<dyn JobStore>,
     worker_id: &str,
     lease: Duration,
@@ -73,13 +78,16 @@ pub async fn job_queue(
                 })?,
             )
         }
-        QueueKind::Sqs => Arc::new(sqs_queue(opts, lease).await?),
+        QueueKind::Sqs => Arc::new(sqs_queue(opts, region, lease).await?),
     })
 }
 
 /// The submitting side, for `docfleet enqueue`: `None` for the local queue, whose job rows are
 /// the queue.
-pub async fn job_producer(opts: &QueueOpts) -> Result<Option<Arc<dyn JobProducer>>> {
+pub async fn job_producer(
+    opts: &QueueOpts,
+    region: Option<&str>,
+) -> Result<Option<Arc<dyn JobProducer>>> {
     Ok(match opts.kind {
         QueueKind::Local => None,
         QueueKind::Rabbitmq => {
@@ -90,13 +98,19 @@ pub async fn job_producer(opts: &QueueOpts) -> Result<Option<Arc<dyn JobProducer
                 })?,
             ))
         }
-        QueueKind::Sqs => Some(Arc::new(sqs_queue(opts, Duration::from_secs(60)).await?)),
+        QueueKind::Sqs => Some(Arc::new(
+            sqs_queue(opts, region, Duration::from_secs(60)).await?,
+        )),
     })
 }
 
 /// `docfleet queues init`: creates the queue and its dead-letter queue (SQS: with the redrive
 /// policy; RabbitMQ: the whole topology), idempotently. The local queue needs nothing.
-pub async fn init_queues(opts: &QueueOpts, lease: Duration) -> Result<&'static str> {
+pub async fn init_queues(
+    opts: &QueueOpts,
+    region: Option<&str>,
+    lease: Duration,
+) -> Result<&'static str> {
     match opts.kind {
         QueueKind::Local => Ok("the local queue is the job table: nothing to create"),
         QueueKind::Rabbitmq => {
@@ -108,7 +122,7 @@ pub async fn init_queues(opts: &QueueOpts, lease: Duration) -> Result<&'static s
             Ok("RabbitMQ queue, dead-letter exchange and queue declared")
         }
         QueueKind::Sqs => {
-            SqsQueue::create_queues(&sqs_config(opts, lease))
+            SqsQueue::create_queues(&sqs_config(opts, region, lease))
                 .await
                 .with_context(|| format!("creating SQS queues for {}", opts.queue_name))?;
             Ok("SQS queue and dead-letter queue (with redrive policy) created")

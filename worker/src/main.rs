@@ -142,8 +142,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queues {
             which: QueuesCommand::Init { queue, lease_secs },
         } => {
-            let done =
-                connect::init_queues(&queue, std::time::Duration::from_secs(lease_secs)).await?;
+            let done = connect::init_queues(
+                &queue,
+                common.storage.aws_region.as_deref(),
+                std::time::Duration::from_secs(lease_secs),
+            )
+            .await?;
             eprintln!("{done}");
             Ok(ExitCode::SUCCESS)
         }

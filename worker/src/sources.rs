@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use docfleet_pipeline::Error as PipelineError;
 
 /// One file to process.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,35 +69,6 @@ fn source(path: &Path) -> Result<SourceFile> {
         display: path.display().to_string(),
         path: abs,
     })
-}
-
-/// The bytes of a local file, refusing (without reading it) one over `max_bytes`.
-pub async fn read_capped(path: &Path, max_bytes: u64) -> Result<Vec<u8>, PipelineError> {
-    let meta = match tokio::fs::metadata(path).await {
-        Ok(m) if m.is_file() => m,
-        Ok(_) => {
-            return Err(PipelineError::SourceNotFound(format!(
-                "{} is not a file",
-                path.display()
-            )));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(PipelineError::SourceNotFound(path.display().to_string()));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if meta.len() > max_bytes {
-        return Err(PipelineError::TooLarge {
-            size_bytes: meta.len(),
-            limit_bytes: max_bytes,
-        });
-    }
-    Ok(tokio::fs::read(path).await?)
-}
-
-/// The path of a `file://` job source (validated by `JobMessage`: absolute, no `..`).
-pub fn file_uri_path(uri: &str) -> Option<&Path> {
-    uri.strip_prefix("file://").map(Path::new)
 }
 
 #[cfg(test)]

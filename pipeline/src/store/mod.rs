@@ -1,9 +1,10 @@
 //! The object storage port: source documents and artifacts, keyed by content hash.
 //!
-//! Adapters: [`local::LocalStore`] (a folder; the embedded default). An S3 adapter implements
-//! the same trait with the same key layout.
+//! Adapters: [`local::LocalStore`] (a folder; the embedded default) and `s3::S3Store` (a bucket,
+//! feature `s3`), with the same key layout.
 
 pub mod local;
+pub mod s3;
 
 use async_trait::async_trait;
 

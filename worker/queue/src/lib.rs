@@ -99,6 +99,13 @@ pub trait JobQueue: Send + Sync {
     /// Ready/unacked counts when the broker tells.
     async fn depth(&self) -> Result<QueueDepth>;
 
+    /// The broker's long-poll wait, for a queue whose `receive` can be dropped mid-wait (the
+    /// runtime then cancels it at shutdown) and where waiting long saves requests. `None` (the
+    /// default): the runtime asks with a short wait and never drops a `receive`.
+    fn long_poll(&self) -> Option<Duration> {
+        None
+    }
+
     /// True when the queue is the job store's own table: a delivery is then a row already
     /// started for this worker, and the job-store transitions are the verdicts (the calls above
     /// only check the handle). Brokers keep the default, false.

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use docfleet_pipeline::job::{JobMessage, JobOptions};
+use docfleet_pipeline::source::{SourceReader, valid_bucket};
+use docfleet_pipeline::store::s3::S3Client;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -24,19 +26,60 @@ pub struct EnqueuedJob {
     pub source: String,
 }
 
-/// `file:///abs/path` URIs for the arguments: files and folders (recursive) or `file://` URIs.
-fn sources(args: &[String]) -> Result<Vec<String>> {
+/// Source URIs for the arguments: files and folders (recursive), `file://` URIs, and
+/// `s3://bucket/key` objects or `s3://bucket/prefix/` (every object under the prefix).
+async fn sources(common: &CommonOpts, args: &[String]) -> Result<Vec<String>> {
     let mut paths = Vec::new();
+    let mut uris = Vec::new();
+    let mut s3 = None;
     for arg in args {
         if let Some(path) = arg.strip_prefix("file://") {
             paths.push(PathBuf::from(path));
+        } else if let Some(rest) = arg.strip_prefix("s3://") {
+            let s3 = match &s3 {
+                Some(reader) => reader,
+                None => s3.insert(SourceReader::new(common.storage.s3_config())),
+            };
+            uris.extend(s3_sources(s3.s3().await, rest).await?);
         } else if arg.contains("://") {
-            bail!("{arg}: only files, folders and file:// URIs can be enqueued in this build");
+            bail!("{arg}: enqueue files, folders, file:// or s3:// URIs");
         } else {
             paths.push(PathBuf::from(arg));
         }
     }
-    Ok(discover(&paths)?.iter().map(|f| f.uri()).collect())
+    if !paths.is_empty() {
+        uris.extend(discover(&paths)?.iter().map(|f| f.uri()));
+    }
+    uris.dedup();
+    Ok(uris)
+}
+
+/// `bucket/key` → that object; `bucket/prefix/` (or a key that is not an object) → every
+/// object under the prefix. Nothing found is an error, before any job is created.
+async fn s3_sources(client: &S3Client, rest: &str) -> Result<Vec<String>> {
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if !valid_bucket(bucket) {
+        bail!("s3://{rest}: invalid bucket name {bucket:?}");
+    }
+    if !key.is_empty() && !key.ends_with('/') && client.head(bucket, key).await?.is_some() {
+        return Ok(vec![format!("s3://{bucket}/{key}")]);
+    }
+    let prefix = if key.is_empty() || key.ends_with('/') {
+        key.to_owned()
+    } else {
+        format!("{key}/")
+    };
+    let objects = client
+        .list(bucket, &prefix)
+        .await
+        .with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
+    if objects.is_empty() {
+        bail!("s3://{rest}: no such object, and no objects under s3://{bucket}/{prefix}");
+    }
+    Ok(objects
+        .into_iter()
+        .map(|(key, _)| format!("s3://{bucket}/{key}"))
+        .collect())
 }
 
 pub async fn enqueue(
@@ -47,9 +90,9 @@ pub async fn enqueue(
     options: JobOptions,
 ) -> Result<Enqueued> {
     let tenant = common.tenant()?;
-    let uris = sources(args)?;
+    let uris = sources(common, args).await?;
     let store = connect::job_store(common, store_opts).await?;
-    let producer = connect::job_producer(queue_opts).await?;
+    let producer = connect::job_producer(queue_opts, common.storage.aws_region.as_deref()).await?;
     let batch_id = Uuid::new_v4();
     let mut jobs = Vec::with_capacity(uris.len());
     for uri in uris {

@@ -14,7 +14,8 @@ use crate::app;
 use crate::progress::Progress;
 use crate::rss::peak_rss_bytes;
 use crate::settings::{CommonOpts, PipelineOpts};
-use crate::sources::{SourceFile, discover, read_capped};
+use crate::sources::{SourceFile, discover};
+use docfleet_pipeline::source::read_file_capped;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FailedDoc {
@@ -98,7 +99,7 @@ async fn process_file(
     tenant: String,
     file: SourceFile,
 ) -> PipelineResult<Outcome> {
-    let bytes = read_capped(&file.path, processor.max_file_bytes).await?;
+    let bytes = read_file_capped(&file.path, processor.max_file_bytes).await?;
     let job = DocJob {
         tenant,
         source: file.uri(),

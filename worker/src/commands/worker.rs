@@ -43,6 +43,7 @@ pub async fn worker(
     let store = connect::job_store(common, store_opts).await?;
     let queue = connect::job_queue(
         queue_opts,
+        common.storage.aws_region.as_deref(),
         store.clone(),
         &worker_id,
         lease,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use docfleet_jobstore::{JobOutcome, JobState, JobStore, StartOutcome};
 use docfleet_pipeline::job::JobMessage;
 use docfleet_pipeline::process::{DocJob, Outcome};
+use docfleet_pipeline::source::SourceUri;
 use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
 use docfleet_queue::{Delivery, JobQueue};
 use tokio_util::sync::CancellationToken;
@@ -18,7 +19,6 @@ use super::doc_locks::DocLocks;
 use super::metrics::{DeadLetterReason, JobOutcomeLabel, Metrics};
 use super::retry::{RetryPolicy, durably};
 use crate::app::Pipelines;
-use crate::sources::{file_uri_path, read_capped};
 
 /// What every job needs; shared by all in-flight jobs.
 pub struct JobContext {
@@ -177,14 +177,19 @@ impl JobContext {
             .doc_locks
             .lock(format!("{}\0{}", msg.tenant, msg.source))
             .await;
-        let path = file_uri_path(&msg.source).ok_or_else(|| {
-            PipelineError::SourceNotFound(format!("{}: unsupported scheme", msg.source))
+        // Validated with the message: it parses.
+        let source = SourceUri::parse(&msg.source).ok_or_else(|| {
+            PipelineError::SourceNotFound(format!("{}: unsupported source", msg.source))
         })?;
-        let bytes = read_capped(path, processor.max_file_bytes).await?;
+        let bytes = self
+            .pipelines
+            .sources
+            .read(&source, processor.max_file_bytes)
+            .await?;
         let job = DocJob {
             tenant: msg.tenant.clone(),
             source: msg.source.clone(),
-            file_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            file_name: source.file_name(),
             bytes,
         };
         processor.process(job).await

@@ -27,8 +27,8 @@ use tracing::{info, warn};
 
 pub use job::JobContext;
 
-/// How long one `receive` waits for a first delivery: also how quickly the loop notices a
-/// shutdown.
+/// How long one `receive` waits for a first delivery on a queue without a cancellable long poll
+/// (and in `--exit-when-idle` runs): also how quickly the loop notices a shutdown.
 const RECEIVE_WAIT: Duration = Duration::from_secs(1);
 /// Time given to jobs cancelled at the drain deadline to release their rows and messages.
 const RELEASE_GRACE: Duration = Duration::from_secs(10);
@@ -76,7 +76,15 @@ pub async fn run_loop(
             }
             continue;
         }
-        let deliveries: Vec<Delivery> = match ctx.queue.receive(free, RECEIVE_WAIT).await {
+        let long_poll = ctx.queue.long_poll().filter(|_| !opts.exit_when_idle);
+        let received = match long_poll {
+            Some(wait) => tokio::select! {
+                r = ctx.queue.receive(free, wait) => r,
+                () = shutdown.cancelled() => break,
+            },
+            None => ctx.queue.receive(free, RECEIVE_WAIT).await,
+        };
+        let deliveries: Vec<Delivery> = match received {
             Ok(d) => {
                 receive_failures = 0;
                 d

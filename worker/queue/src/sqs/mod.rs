@@ -78,17 +78,12 @@ pub struct SqsQueue {
     dlq_url: String,
 }
 
-/// An SDK client for `cfg`: endpoint override and region when given, credentials from the
-/// usual AWS chain (env, profile, web identity, instance metadata).
+/// An SDK client for `cfg` (the SDK's standard retry: 3 attempts; the runtime retries on top).
 pub async fn client(cfg: &SqsConfig) -> Client {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(url) = &cfg.endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    if let Some(region) = &cfg.region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
-    }
-    Client::new(&loader.load().await)
+    let sdk =
+        docfleet_pipeline::aws::sdk_config(cfg.endpoint_url.as_deref(), cfg.region.as_deref(), 3)
+            .await;
+    Client::new(&sdk)
 }
 
 impl SqsQueue {
@@ -320,6 +315,13 @@ impl JobQueue for SqsQueue {
             });
         }
         Ok(deliveries)
+    }
+
+    /// 20 s, SQS's longest: an idle worker sends 3 requests a minute. Dropping a receive at
+    /// shutdown is safe: a message SQS handed out in that instant stays invisible for the lease
+    /// and is then received again (one receive counted).
+    fn long_poll(&self) -> Option<Duration> {
+        Some(config::MAX_WAIT)
     }
 
     async fn ack(&self, d: &Delivery) -> Result<()> {
