@@ -1,6 +1,7 @@
 //! The worker fleet end to end: real `docfleet worker` processes, the real model and PDFium,
-//! and each queue/store pair: RabbitMQ + PostgreSQL, SQS (moto) + PostgreSQL, the job table on
-//! SQLite, the job table on PostgreSQL. Run by `cargo test` (the test command starts PostgreSQL and RabbitMQ).
+//! and each queue/store pair: RabbitMQ + PostgreSQL, SQS (moto) + PostgreSQL, Kafka (librdkafka's
+//! mock cluster, in the test process) + PostgreSQL, the job table on SQLite, the job table on
+//! PostgreSQL. Run by `cargo test` (the test command starts PostgreSQL and RabbitMQ).
 //!
 //! Scenarios (one function each, run for every pair):
 //! - fifty documents plus poison (a corrupt PDF, a source deleted after enqueue, and with a broker
@@ -336,6 +337,9 @@ macro_rules! suite {
         }
         mod sqs_postgres {
             $( #[test] fn $case() { super::serial(super::$case, super::Kind::Sqs) } )*
+        }
+        mod kafka_postgres {
+            $( #[test] fn $case() { super::serial(super::$case, super::Kind::Kafka) } )*
         }
         mod local_sqlite {
             $( #[test] fn $case() { super::serial(super::$case, super::Kind::LocalSqlite) } )*

@@ -7,14 +7,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
 use serde_json::Value;
 
 use super::{docfleet, json, ok};
+
+/// Partitions of each Kafka topic of a test fleet.
+const KAFKA_PARTITIONS: i32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Rabbitmq,
     Sqs,
+    /// librdkafka's mock cluster, in the test process (workers reach it over TCP).
+    Kafka,
     LocalSqlite,
     LocalPostgres,
 }
@@ -22,7 +29,7 @@ pub enum Kind {
 impl Kind {
     /// Whether a broker (not the job table) carries the messages.
     pub fn has_broker(self) -> bool {
-        matches!(self, Kind::Rabbitmq | Kind::Sqs)
+        matches!(self, Kind::Rabbitmq | Kind::Sqs | Kind::Kafka)
     }
 }
 
@@ -36,6 +43,7 @@ pub struct Fleet {
     pub store_url: String,
     pub queue_name: String,
     postgres_db: Option<(String, String)>,
+    kafka: Option<MockCluster<'static, DefaultProducerContext>>,
 }
 
 fn postgres_admin_url() -> String {
@@ -95,14 +103,22 @@ impl Fleet {
             store_url,
             queue_name: format!("e2e-{test}-{}", &id[..8]),
             postgres_db,
+            kafka: (kind == Kind::Kafka).then(|| MockCluster::new(1).unwrap()),
         }
         .with_queues()
     }
 
-    /// SQS queues are made by `docfleet queues init` (workers do not create them).
+    /// SQS queues are made by `docfleet queues init` (workers do not create them); Kafka topics
+    /// through the mock cluster (which does not serve the admin API's CreateTopics).
     fn with_queues(self) -> Self {
         if self.kind == Kind::Sqs {
             ok(self.cmd().args(["queues", "init"]).output().unwrap());
+        }
+        if let Some(cluster) = &self.kafka {
+            for suffix in ["", ".retry", ".dlq"] {
+                let topic = format!("{}{suffix}", self.queue_name);
+                cluster.create_topic(&topic, KAFKA_PARTITIONS, 1).unwrap();
+            }
         }
         self
     }
@@ -118,8 +134,21 @@ impl Fleet {
         let queue = match self.kind {
             Kind::Rabbitmq => "rabbitmq",
             Kind::Sqs => "sqs",
+            Kind::Kafka => "kafka",
             Kind::LocalSqlite | Kind::LocalPostgres => "local",
         };
+        if let Some(cluster) = &self.kafka {
+            cmd.env(
+                "DOCFLEET_KAFKA_BOOTSTRAP_SERVERS",
+                cluster.bootstrap_servers(),
+            )
+            .env(
+                "DOCFLEET_KAFKA_GROUP_ID",
+                format!("{}-workers", self.queue_name),
+            )
+            // A killed worker's partitions move after this (librdkafka's default is 45 s).
+            .env("DOCFLEET_KAFKA_SESSION_TIMEOUT_MS", "6000");
+        }
         let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or(default.to_owned());
         cmd.env("DOCFLEET_QUEUE", queue)
             .env("DOCFLEET_SQS_ENDPOINT_URL", aws_endpoint())
@@ -261,8 +290,57 @@ impl Fleet {
         match self.kind {
             Kind::Rabbitmq => self.assert_rabbit_drained(dead),
             Kind::Sqs => self.assert_sqs_drained(dead),
+            Kind::Kafka => self.assert_kafka_drained(dead),
             Kind::LocalSqlite | Kind::LocalPostgres => {}
         }
+    }
+
+    fn kafka_config(&self) -> docfleet_queue::kafka::KafkaConfig {
+        let cluster = self.kafka.as_ref().unwrap();
+        let mut cfg =
+            docfleet_queue::kafka::KafkaConfig::new(cluster.bootstrap_servers(), &self.queue_name);
+        cfg.group_id = format!("{}-workers", self.queue_name);
+        cfg
+    }
+
+    /// The group has committed everything on the jobs and retry topics (the workers have
+    /// exited), and the dead-letter topic holds `dead` messages.
+    fn assert_kafka_drained(&self, dead: u64) {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let cfg = self.kafka_config();
+        let c: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &cfg.bootstrap_servers)
+            .set("group.id", &cfg.group_id)
+            .create()
+            .unwrap();
+        let timeout = Duration::from_secs(5);
+        let messages = |topic: &str, p: i32| {
+            let (low, high) = c.fetch_watermarks(topic, p, timeout).unwrap();
+            (low, high)
+        };
+        for topic in [cfg.topic.clone(), cfg.retry_topic()] {
+            let mut tpl = rdkafka::TopicPartitionList::new();
+            tpl.add_partition_range(&topic, 0, KAFKA_PARTITIONS - 1);
+            let committed = c.committed_offsets(tpl, timeout).unwrap();
+            for p in 0..KAFKA_PARTITIONS {
+                let (low, high) = messages(&topic, p);
+                let at = match committed.find_partition(&topic, p).unwrap().offset() {
+                    rdkafka::Offset::Offset(o) => o,
+                    _ => low,
+                };
+                assert_eq!(
+                    at, high,
+                    "{topic}[{p}]: committed {at} of {high}: work left"
+                );
+            }
+        }
+        let dlq: i64 = (0..KAFKA_PARTITIONS)
+            .map(|p| {
+                let (low, high) = messages(&cfg.dlq_topic(), p);
+                high - low
+            })
+            .sum();
+        assert_eq!(dlq as u64, dead, "Kafka dead-letter topic");
     }
 
     fn sqs(&self) -> docfleet_queue::sqs::SqsQueue {
@@ -290,6 +368,10 @@ impl Fleet {
         let body = b"{\"version\": 1, \"job_id\": \"not-a-uuid\"}";
         match self.kind {
             Kind::Sqs => block_on(self.sqs().publish_raw(body)).unwrap(),
+            Kind::Kafka => block_on(async {
+                let p = docfleet_queue::kafka::KafkaProducer::connect(self.kafka_config()).unwrap();
+                p.publish_raw(body).await.unwrap();
+            }),
             Kind::Rabbitmq => block_on(async {
                 use docfleet_queue::rabbitmq::{DEFAULT_AMQP_URL, RabbitConfig, RabbitQueue};
                 let url =

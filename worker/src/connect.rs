@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use docfleet_jobstore::{JobStore, JobTableQueue, StoreOptions};
+use docfleet_queue::kafka::{KafkaConfig, KafkaProducer, KafkaQueue, parse_properties};
 use docfleet_queue::rabbitmq::{RabbitConfig, RabbitQueue};
 use docfleet_queue::sqs::{SqsConfig, SqsQueue};
 use docfleet_queue::{JobProducer, JobQueue};
@@ -48,6 +49,18 @@ pub fn sqs_config(opts: &QueueOpts, region: Option<&str>, visibility: Duration) 
     cfg
 }
 
+/// Kafka settings; `max_in_flight` is the worker's concurrency (partitions pause beyond it).
+pub fn kafka_config(opts: &QueueOpts, max_in_flight: usize) -> Result<KafkaConfig> {
+    let mut cfg = KafkaConfig::new(&opts.kafka_bootstrap_servers, &opts.queue_name);
+    cfg.group_id = opts.kafka_group_id.clone();
+    cfg.partitions = opts.kafka_partitions;
+    cfg.replication_factor = opts.kafka_replication_factor;
+    cfg.session_timeout = Duration::from_millis(opts.kafka_session_timeout_ms);
+    cfg.max_in_flight = max_in_flight.max(1);
+    cfg.properties = parse_properties(&opts.kafka_properties)?;
+    Ok(cfg)
+}
+
 async fn sqs_queue(
     opts: &QueueOpts,
     region: Option<&str>,
@@ -79,6 +92,14 @@ pub async fn job_queue(
             )
         }
         QueueKind::Sqs => Arc::new(sqs_queue(opts, region, lease).await?),
+        QueueKind::Kafka => Arc::new(
+            KafkaQueue::connect(kafka_config(opts, prefetch)?).with_context(|| {
+                format!(
+                    "joining Kafka group {} at {}",
+                    opts.kafka_group_id, opts.kafka_bootstrap_servers
+                )
+            })?,
+        ),
     })
 }
 
@@ -100,6 +121,10 @@ pub async fn job_producer(
         }
         QueueKind::Sqs => Some(Arc::new(
             sqs_queue(opts, region, Duration::from_secs(60)).await?,
+        )),
+        QueueKind::Kafka => Some(Arc::new(
+            KafkaProducer::connect(kafka_config(opts, 1)?)
+                .with_context(|| format!("Kafka producer for {}", opts.kafka_bootstrap_servers))?,
         )),
     })
 }
@@ -126,6 +151,12 @@ pub async fn init_queues(
                 .await
                 .with_context(|| format!("creating SQS queues for {}", opts.queue_name))?;
             Ok("SQS queue and dead-letter queue (with redrive policy) created")
+        }
+        QueueKind::Kafka => {
+            docfleet_queue::kafka::create_topics(&kafka_config(opts, 1)?)
+                .await
+                .with_context(|| format!("creating Kafka topics for {}", opts.queue_name))?;
+            Ok("Kafka topics created: jobs, .retry and .dlq")
         }
     }
 }

@@ -122,6 +122,8 @@ pub enum QueueKind {
     Rabbitmq,
     /// Amazon SQS (or an SQS-compatible server): queue + `<name>-dlq` with a redrive policy.
     Sqs,
+    /// Kafka: the jobs topic `<name>`, `<name>.retry` (delayed retries) and `<name>.dlq`.
+    Kafka,
 }
 
 /// Where job state lives.
@@ -174,6 +176,42 @@ pub struct QueueOpts {
     #[arg(long, env = "DOCFLEET_SQS_MAX_RECEIVE_COUNT", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub sqs_max_receive_count: u32,
+    /// Kafka bootstrap servers (host:port,…).
+    #[arg(
+        long,
+        env = "DOCFLEET_KAFKA_BOOTSTRAP_SERVERS",
+        default_value = "127.0.0.1:9092"
+    )]
+    pub kafka_bootstrap_servers: String,
+    /// Kafka consumer group of the workers.
+    #[arg(
+        long,
+        env = "DOCFLEET_KAFKA_GROUP_ID",
+        default_value = "docfleet-workers"
+    )]
+    pub kafka_group_id: String,
+    /// Partitions of the topics `docfleet queues init` creates: the most workers that share
+    /// the jobs at once.
+    #[arg(long, env = "DOCFLEET_KAFKA_PARTITIONS", default_value_t = 12,
+          value_parser = clap::value_parser!(i32).range(1..))]
+    pub kafka_partitions: i32,
+    /// Replication factor of the topics `docfleet queues init` creates (3 on a production
+    /// cluster).
+    #[arg(long, env = "DOCFLEET_KAFKA_REPLICATION_FACTOR", default_value_t = 1,
+          value_parser = clap::value_parser!(i32).range(1..))]
+    pub kafka_replication_factor: i32,
+    /// A worker that stops heartbeating for this long loses its partitions to the others.
+    #[arg(
+        long,
+        env = "DOCFLEET_KAFKA_SESSION_TIMEOUT_MS",
+        default_value_t = 45_000
+    )]
+    pub kafka_session_timeout_ms: u64,
+    /// Extra librdkafka properties, `key=value` separated by commas (e.g.
+    /// `security.protocol=SASL_SSL,sasl.mechanism=SCRAM-SHA-512`); secrets are better given as
+    /// `DOCFLEET_KAFKA_PROPERTIES` than as a flag.
+    #[arg(long, env = "DOCFLEET_KAFKA_PROPERTIES", default_value = "")]
+    pub kafka_properties: String,
 }
 
 /// How the worker runs jobs.
@@ -214,6 +252,7 @@ impl QueueKind {
             QueueKind::Local => "local",
             QueueKind::Rabbitmq => "rabbitmq",
             QueueKind::Sqs => "sqs",
+            QueueKind::Kafka => "kafka",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The job queue seam: how a worker receives jobs and reports their outcome, and how the API or CLI
-//! submits them. One trait pair, one adapter per broker (`rabbitmq` here; SQS and Kafka follow on
-//! the same traits; the job-table queue lives with the job store, `docfleet_jobstore::JobTableQueue`).
+//! submits them. One trait pair, one adapter per broker (`rabbitmq`, `sqs` and `kafka` here, the
+//! last two behind features; the job-table queue lives with the job store,
+//! `docfleet_jobstore::JobTableQueue`).
 //!
 //! Delivery is at-least-once: a job may be delivered again after a crash, a lost connection or a
 //! retry, and every effect of processing it is idempotent (see the architecture's "Delivery
@@ -15,6 +16,8 @@ use async_trait::async_trait;
 use docfleet_pipeline::job::JobMessage;
 
 mod error;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod rabbitmq;
 #[cfg(feature = "sqs")]
 pub mod sqs;

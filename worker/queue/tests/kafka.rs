@@ -1,0 +1,268 @@
+//! The Kafka adapter against librdkafka's mock cluster (a real Kafka protocol peer, in this test
+//! process): consumer groups, commits, rebalances. Each test has its own cluster.
+#![cfg(feature = "kafka")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use docfleet_pipeline::job::{JobMessage, JobOptions};
+use docfleet_queue::kafka::{KafkaConfig, KafkaProducer, KafkaQueue};
+use docfleet_queue::{Delivery, JobProducer, JobQueue};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+struct Cluster {
+    cluster: MockCluster<'static, DefaultProducerContext>,
+}
+
+impl Cluster {
+    fn new() -> Self {
+        Self {
+            cluster: MockCluster::new(1).unwrap(),
+        }
+    }
+
+    /// A config for a fresh topic with `partitions`, the topics created (the mock cluster does
+    /// not serve the admin API's CreateTopics: `create_topics` is for real clusters).
+    async fn config(&self, test: &str, partitions: i32) -> KafkaConfig {
+        let mut cfg = KafkaConfig::new(self.cluster.bootstrap_servers(), format!("jobs-{test}"));
+        cfg.group_id = format!("group-{test}");
+        cfg.partitions = partitions;
+        cfg.session_timeout = Duration::from_secs(6);
+        for topic in [cfg.topic.clone(), cfg.retry_topic(), cfg.dlq_topic()] {
+            self.cluster.create_topic(&topic, partitions, 1).unwrap();
+        }
+        cfg
+    }
+}
+
+fn job(n: usize) -> JobMessage {
+    JobMessage::new(
+        "acme",
+        &format!("file:///data/doc-{n}.pdf"),
+        JobOptions::default(),
+    )
+    .unwrap()
+}
+
+async fn enqueue(cfg: &KafkaConfig, n: usize) -> Vec<JobMessage> {
+    let producer = KafkaProducer::connect(cfg.clone()).unwrap();
+    let mut jobs = Vec::new();
+    for i in 0..n {
+        let msg = job(i);
+        producer.enqueue(&msg).await.unwrap();
+        jobs.push(msg);
+    }
+    jobs
+}
+
+async fn receive_n(q: &KafkaQueue, n: usize, within: Duration) -> Vec<Delivery> {
+    let deadline = Instant::now() + within;
+    let mut out = Vec::new();
+    while out.len() < n && Instant::now() < deadline {
+        out.extend(
+            q.receive(n - out.len(), Duration::from_millis(500))
+                .await
+                .unwrap(),
+        );
+    }
+    out
+}
+
+fn job_id(d: &Delivery) -> uuid::Uuid {
+    JobMessage::parse(&d.body).unwrap().job_id
+}
+
+/// The group's committed offset of partition 0 of the jobs topic (`None`: nothing committed).
+fn committed(cfg: &KafkaConfig) -> Option<i64> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &cfg.bootstrap_servers)
+        .set("group.id", &cfg.group_id)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(&cfg.topic, 0);
+    let got = c.committed_offsets(tpl, Duration::from_secs(5)).unwrap();
+    match got.find_partition(&cfg.topic, 0).unwrap().offset() {
+        Offset::Offset(o) => Some(o),
+        _ => None,
+    }
+}
+
+/// Polls `committed` until it equals `want` (commits are asynchronous, every 250 ms).
+async fn wait_committed(cfg: &KafkaConfig, want: Option<i64>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = committed(cfg);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "committed {got:?}, want {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acked_jobs_are_not_delivered_again() {
+    let cluster = Cluster::new();
+    let cfg = cluster.config("ack", 3).await;
+    let sent = enqueue(&cfg, 6).await;
+    let mut cfg_q = cfg.clone();
+    cfg_q.max_in_flight = 10;
+    let q = KafkaQueue::connect(cfg_q.clone()).unwrap();
+    let got = receive_n(&q, 6, Duration::from_secs(20)).await;
+    let mut ids: Vec<_> = got.iter().map(job_id).collect();
+    ids.sort();
+    let mut want: Vec<_> = sent.iter().map(|m| m.job_id).collect();
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(got.iter().all(|d| d.attempt == 1));
+    for d in &got {
+        q.ack(d).await.unwrap();
+    }
+    q.close().await;
+    drop(q);
+    let q = KafkaQueue::connect(cfg_q).unwrap();
+    assert!(receive_n(&q, 1, Duration::from_secs(8)).await.is_empty());
+    q.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_of_order_completion_commits_the_lowest_unfinished_offset_and_a_restart_skips_nothing()
+{
+    let cluster = Cluster::new();
+    let cfg = cluster.config("order", 1).await;
+    let mut cfg = cfg.clone();
+    cfg.max_in_flight = 10;
+    let sent = enqueue(&cfg, 10).await;
+    let q = KafkaQueue::connect(cfg.clone()).unwrap();
+    let got = receive_n(&q, 10, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 10);
+    // Offsets 1, 2 and 5..10 finish; 0, 3 and 4 are still running.
+    for (i, d) in got.iter().enumerate() {
+        if ![0, 3, 4].contains(&i) {
+            q.ack(d).await.unwrap();
+        }
+    }
+    wait_committed(&cfg, Some(0)).await;
+    q.ack(&got[0]).await.unwrap();
+    wait_committed(&cfg, Some(3)).await;
+    // A crash now: 3 and 4 were never finished.
+    q.close().await;
+    drop(q);
+    let q = KafkaQueue::connect(cfg.clone()).unwrap();
+    let again = receive_n(&q, 7, Duration::from_secs(20)).await;
+    let again_ids: Vec<_> = again.iter().map(job_id).collect();
+    // Nothing unfinished is skipped: 3..10 come again (5..10 were finished; the job store
+    // recognises them); 0..3 do not.
+    let want: Vec<_> = sent[3..].iter().map(|m| m.job_id).collect();
+    assert_eq!(again_ids, want);
+    for d in &again {
+        q.ack(d).await.unwrap();
+    }
+    wait_committed(&cfg, Some(10)).await;
+    q.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_wait_their_delay_defers_keep_the_attempt_and_dead_letters_stay_dead() {
+    let cluster = Cluster::new();
+    let cfg = cluster.config("retry", 1).await;
+    let sent = enqueue(&cfg, 3).await;
+    let q = KafkaQueue::connect(cfg.clone()).unwrap();
+    let got = receive_n(&q, 3, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 3);
+    let retried_at = Instant::now();
+    q.retry(&got[0], Duration::from_secs(2)).await.unwrap();
+    q.defer(&got[1], Duration::from_millis(10)).await.unwrap();
+    q.dead_letter(&got[2], "file:///data/doc-2.pdf: corrupt or unreadable PDF")
+        .await
+        .unwrap();
+
+    let back = receive_n(&q, 2, Duration::from_secs(20)).await;
+    assert_eq!(back.len(), 2);
+    let deferred = back.iter().find(|d| job_id(d) == sent[1].job_id).unwrap();
+    assert_eq!(deferred.attempt, 1, "a deferral is not an attempt");
+    let retried = back.iter().find(|d| job_id(d) == sent[0].job_id).unwrap();
+    assert_eq!(retried.attempt, 2);
+    assert!(
+        retried_at.elapsed() >= Duration::from_secs(2),
+        "not before its delay"
+    );
+    for d in &back {
+        q.ack(d).await.unwrap();
+    }
+    assert_eq!(q.dead_letter_count().await.unwrap(), 1);
+    assert!(
+        receive_n(&q, 1, Duration::from_secs(3)).await.is_empty(),
+        "the dead one stays dead"
+    );
+    let depth = q.depth().await.unwrap();
+    assert_eq!((depth.ready, depth.unacked), (Some(0), Some(0)));
+    q.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saturated_worker_gets_no_more_than_it_can_run() {
+    let cluster = Cluster::new();
+    let mut cfg = cluster.config("saturated", 1).await;
+    cfg.max_in_flight = 2;
+    enqueue(&cfg, 5).await;
+    let q = KafkaQueue::connect(cfg.clone()).unwrap();
+    let first = receive_n(&q, 5, Duration::from_secs(10)).await;
+    assert_eq!(first.len(), 2, "max_in_flight deliveries at most");
+    assert!(receive_n(&q, 5, Duration::from_secs(2)).await.is_empty());
+    q.ack(&first[0]).await.unwrap();
+    let next = receive_n(&q, 5, Duration::from_secs(10)).await;
+    assert_eq!(next.len(), 1, "one slot freed, one more delivery");
+    for d in first[1..].iter().chain(&next) {
+        q.ack(d).await.unwrap();
+    }
+    assert_eq!(receive_n(&q, 5, Duration::from_secs(10)).await.len(), 2);
+    q.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebalance_hands_unfinished_work_to_the_new_owner_and_late_verdicts_commit_nothing() {
+    let cluster = Cluster::new();
+    let mut cfg = cluster.config("rebalance", 4).await;
+    cfg.max_in_flight = 100;
+    let sent = enqueue(&cfg, 40).await;
+    let a = KafkaQueue::connect(cfg.clone()).unwrap();
+    let held = receive_n(&a, 40, Duration::from_secs(20)).await;
+    assert_eq!(held.len(), 40, "a owns every partition at first");
+
+    // b joins: cooperative-sticky moves some partitions to it. a's deliveries of those are
+    // still unsettled; b must get them (nothing was committed for them).
+    let b = KafkaQueue::connect(cfg.clone()).unwrap();
+    let moved = receive_n(&b, 40, Duration::from_secs(30)).await;
+    // (The sticky assignor balances partitions over both subscribed topics, so b may get all of
+    // the jobs topic's.)
+    assert!(!moved.is_empty(), "b got none of a's unsettled deliveries");
+    // a's late verdicts for everything: for b's partitions they commit nothing.
+    for d in &held {
+        a.ack(d).await.unwrap();
+    }
+    let moved_ids: Vec<_> = moved.iter().map(job_id).collect();
+    assert!(
+        moved_ids
+            .iter()
+            .all(|id| sent.iter().any(|m| m.job_id == *id))
+    );
+    // b's partitions were not committed by a: after b closes without acking, a (now owning
+    // everything again) receives exactly those.
+    b.close().await;
+    drop(b);
+    let again = receive_n(&a, moved.len(), Duration::from_secs(30)).await;
+    let mut again_ids: Vec<_> = again.iter().map(job_id).collect();
+    let mut moved_ids = moved_ids;
+    again_ids.sort();
+    moved_ids.sort();
+    assert_eq!(again_ids, moved_ids);
+    a.close().await;
+}
