@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::settings::{CommonOpts, PipelineOpts, QueueOpts, StoreOpts, WorkerOpts};
+use crate::settings::{ApiOpts, CommonOpts, PipelineOpts, QueueOpts, StoreOpts, WorkerOpts};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -103,6 +103,33 @@ pub enum Command {
         #[command(flatten)]
         store: StoreOpts,
     },
+    /// Serve the job API (HTTP, JSON; /openapi.json) until SIGTERM/SIGINT.
+    Api {
+        #[command(flatten)]
+        store: StoreOpts,
+        #[command(flatten)]
+        queue: QueueOpts,
+        #[command(flatten)]
+        api: ApiOpts,
+    },
+    /// Tenants: create, list.
+    Tenants {
+        #[command(subcommand)]
+        which: TenantsCommand,
+        #[command(flatten)]
+        store: StoreOpts,
+    },
+    /// API keys of tenants: create (shown once), list, revoke.
+    Keys {
+        #[command(subcommand)]
+        which: KeysCommand,
+        #[command(flatten)]
+        store: StoreOpts,
+        /// Server-side secret mixed into the stored key hashes; the same on every API instance.
+        /// Default: a random one kept in <data_dir>/api-key-pepper (single machine only).
+        #[arg(long, env = "DOCFLEET_API_KEY_PEPPER", hide_env_values = true)]
+        api_key_pepper: Option<String>,
+    },
     /// Search the tenant's indexed chunks.
     Search {
         query: String,
@@ -141,6 +168,40 @@ pub enum QueuesCommand {
         #[arg(long, env = "DOCFLEET_LEASE_SECS", default_value_t = 60)]
         lease_secs: u64,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantsCommand {
+    /// Create a tenant (A-Z a-z 0-9 - _, at most 64 characters); an existing one is left as is.
+    Create { name: String },
+    /// Every tenant with its number of active keys.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Make a key for a tenant; the key is printed once and only its hash is stored.
+    Create {
+        tenant: String,
+        /// What the key is for (shown in listings).
+        #[arg(long, default_value = "")]
+        label: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keys (ids, tenants, labels, dates; never secrets).
+    List {
+        /// Only this tenant's keys.
+        #[arg(long = "of")]
+        of_tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id (the part after `dfk_`, before the second `_`).
+    Revoke { key_id: String },
 }
 
 #[derive(Subcommand, Debug)]

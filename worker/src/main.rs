@@ -1,6 +1,8 @@
 //! `docfleet`: one binary, the role chosen by subcommand.
 
+mod api;
 mod app;
+mod auth;
 mod cli;
 mod commands;
 mod connect;
@@ -186,6 +188,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("artifact: {a}");
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Api { store, queue, api } => {
+            api::api(common, &store, &queue, &api).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenants { which, store } => {
+            commands::tenants::tenants(common, &store, which).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            which,
+            store,
+            api_key_pepper,
+        } => {
+            commands::tenants::keys(common, &store, api_key_pepper.as_deref(), which).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Search { query, top_k, json } => {

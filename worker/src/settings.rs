@@ -214,6 +214,26 @@ pub struct QueueOpts {
     pub kafka_properties: String,
 }
 
+/// The HTTP API.
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct ApiOpts {
+    /// Address the API listens on (port 0 picks a free port).
+    #[arg(long, env = "DOCFLEET_API_ADDR", default_value = "0.0.0.0:8080")]
+    pub api_addr: String,
+    /// Largest request body accepted.
+    #[arg(long, env = "DOCFLEET_API_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub api_max_body_bytes: usize,
+    /// Accept file:// sources (files on the API and worker hosts). Off by default: with it, any
+    /// tenant could have any file the workers can read indexed. For single-user setups.
+    #[arg(long, env = "DOCFLEET_API_ALLOW_FILE_SOURCES")]
+    pub api_allow_file_sources: bool,
+    /// Server-side secret mixed into the stored API key hashes; the same on every API instance.
+    /// Default: a random one kept in <data_dir>/api-key-pepper (single machine only).
+    #[arg(long, env = "DOCFLEET_API_KEY_PEPPER", hide_env_values = true)]
+    #[serde(skip)]
+    pub api_key_pepper: Option<String>,
+}
+
 /// How the worker runs jobs.
 #[derive(Args, Debug, Clone, Serialize)]
 pub struct WorkerOpts {

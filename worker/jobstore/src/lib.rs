@@ -6,10 +6,13 @@
 //! - `PostgresJobStore`, `SqliteJobStore`: the adapters; the SQL of both is in sql.rs and the
 //!   Rust around it in shared.rs, written once.
 //! - `JobTableQueue` (table_queue.rs): the job table as a `docfleet_queue::JobQueue`.
+//! - `TenantStore` (tenants.rs): tenants and their (hashed) API keys, in the same database.
 //! - `connect(url)`: picks the adapter from the URL.
 
 #[macro_use]
 mod shared;
+#[macro_use]
+mod tenants;
 mod error;
 mod migrations;
 mod model;
@@ -29,6 +32,7 @@ pub use postgres::PostgresJobStore;
 pub use sqlite::SqliteJobStore;
 pub use store::JobStore;
 pub use table_queue::JobTableQueue;
+pub use tenants::{ApiKeyRecord, Tenant, TenantStore};
 
 /// Opens the job store named by `url`: `postgres://…` / `postgresql://…`, `sqlite:…` (sqlx's
 /// SQLite URL syntax), or a plain file path (SQLite). Migrations run on connect.

@@ -25,6 +25,11 @@ pub(crate) const POSTGRES: Source = &[
         "run after",
         include_str!("../migrations/postgres/0002_run_after.sql"),
     ),
+    (
+        3,
+        "tenants",
+        include_str!("../migrations/postgres/0003_tenants.sql"),
+    ),
 ];
 
 pub(crate) const SQLITE: Source = &[
@@ -37,6 +42,11 @@ pub(crate) const SQLITE: Source = &[
         2,
         "run after",
         include_str!("../migrations/sqlite/0002_run_after.sql"),
+    ),
+    (
+        3,
+        "tenants",
+        include_str!("../migrations/sqlite/0003_tenants.sql"),
     ),
 ];
 

@@ -47,3 +47,4 @@ impl PostgresJobStore {
 }
 
 impl_job_store!(PostgresJobStore, crate::sql::POSTGRES);
+impl_tenant_store!(PostgresJobStore);

@@ -96,6 +96,10 @@ macro_rules! impl_job_store {
     ($store:ty, $q:expr) => {
         #[async_trait::async_trait]
         impl $crate::store::JobStore for $store {
+            fn tenants(&self) -> &dyn $crate::tenants::TenantStore {
+                self
+            }
+
             async fn create_in_batch(
                 &self,
                 msg: &docfleet_pipeline::job::JobMessage,

@@ -72,3 +72,4 @@ impl SqliteJobStore {
 }
 
 impl_job_store!(SqliteJobStore, crate::sql::SQLITE);
+impl_tenant_store!(SqliteJobStore);

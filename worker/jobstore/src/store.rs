@@ -81,6 +81,9 @@ pub trait JobStore: Send + Sync {
         lease: Duration,
     ) -> Result<Vec<JobRecord>>;
 
+    /// Tenants and API keys, kept in the same database.
+    fn tenants(&self) -> &dyn crate::tenants::TenantStore;
+
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

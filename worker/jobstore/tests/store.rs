@@ -48,6 +48,7 @@ suite!(
     counts_by_state_per_tenant,
     get_for_tenant_is_scoped,
     migrations_rerun_on_reconnect,
+    tenants_and_keys,
 );
 
 #[tokio::test]

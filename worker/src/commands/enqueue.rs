@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use docfleet_jobstore::JobStore;
 use docfleet_pipeline::job::{JobMessage, JobOptions};
 use docfleet_pipeline::source::{SourceReader, valid_bucket};
 use docfleet_pipeline::store::s3::S3Client;
+use docfleet_queue::JobProducer;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -26,9 +28,41 @@ pub struct EnqueuedJob {
     pub source: String,
 }
 
+/// Records the job and publishes it: row first, then the message, so a worker that gets the
+/// message always finds the row. If publishing fails the row stays queued and the error names
+/// the job; submitting the same message again (same job id) publishes it again while the job is
+/// still queued (a duplicate message is harmless), and not once it has started. Returns whether
+/// the row is new.
+pub async fn submit(
+    store: &dyn JobStore,
+    producer: Option<&dyn JobProducer>,
+    msg: &JobMessage,
+    batch_id: Option<Uuid>,
+) -> Result<bool> {
+    let created = store
+        .create_in_batch(msg, batch_id)
+        .await
+        .with_context(|| format!("creating the job row for {}", msg.source))?;
+    if !created {
+        let row = store.get(msg.job_id).await?;
+        if row.is_none_or(|r| r.state != docfleet_jobstore::JobState::Queued) {
+            return Ok(false);
+        }
+    }
+    if let Some(producer) = producer {
+        producer.enqueue(msg).await.with_context(|| {
+            format!(
+                "publishing job {} for {} (its row stays queued; submit it again)",
+                msg.job_id, msg.source
+            )
+        })?;
+    }
+    Ok(created)
+}
+
 /// Source URIs for the arguments: files and folders (recursive), `file://` URIs, and
 /// `s3://bucket/key` objects or `s3://bucket/prefix/` (every object under the prefix).
-async fn sources(common: &CommonOpts, args: &[String]) -> Result<Vec<String>> {
+pub async fn sources(common: &CommonOpts, args: &[String]) -> Result<Vec<String>> {
     let mut paths = Vec::new();
     let mut uris = Vec::new();
     let mut s3 = None;
@@ -97,20 +131,7 @@ pub async fn enqueue(
     let mut jobs = Vec::with_capacity(uris.len());
     for uri in uris {
         let msg = JobMessage::new(tenant, &uri, options.clone())?;
-        // Row first, then the message: a worker that gets the message always finds the row. If
-        // publishing fails the row stays queued and this command fails naming it.
-        store
-            .create_in_batch(&msg, Some(batch_id))
-            .await
-            .with_context(|| format!("creating the job row for {uri}"))?;
-        if let Some(producer) = &producer {
-            producer.enqueue(&msg).await.with_context(|| {
-                format!(
-                    "publishing job {} for {uri} (its row stays queued; enqueue it again)",
-                    msg.job_id
-                )
-            })?;
-        }
+        submit(store.as_ref(), producer.as_deref(), &msg, Some(batch_id)).await?;
         jobs.push(EnqueuedJob {
             job_id: msg.job_id,
             source: uri,

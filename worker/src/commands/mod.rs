@@ -6,4 +6,5 @@ pub mod jobs;
 pub mod run;
 pub mod search;
 pub mod stats;
+pub mod tenants;
 pub mod worker;

@@ -3,10 +3,12 @@
 
 mod lease_next;
 mod listing;
+mod tenants;
 mod transitions;
 
 pub use lease_next::*;
 pub use listing::*;
+pub use tenants::*;
 pub use transitions::*;
 
 use std::time::Duration;

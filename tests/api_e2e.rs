@@ -1,0 +1,304 @@
+//! The job API end to end: a real `docfleet api` process and a real worker, on RabbitMQ and
+//! PostgreSQL, tenants and keys made with the CLI; HTTP through curl.
+//!
+//! Submit (single, idempotent, batch) → the worker runs the jobs → the API reports them; tenant
+//! isolation on every route; malformed and oversized requests answer problem+json 4xx, never 5xx.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::fixtures;
+use support::fleet::{Fleet, Kind};
+
+struct Api {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `docfleet api` on a free port and waits for its address.
+fn start_api(fleet: &Fleet, name: &str, extra: &[(&str, &str)]) -> Api {
+    let log = fleet.data_dir().join(format!("{name}.log"));
+    let child = fleet
+        .cmd()
+        .arg("api")
+        .env("DOCFLEET_API_ADDR", "127.0.0.1:0")
+        .env("DOCFLEET_API_MAX_BODY_BYTES", "4096")
+        .envs(extra.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // Owned by `Api` from here, so a failed start still kills and reaps it.
+    let mut api = Api {
+        child,
+        base: String::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(addr) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("docfleet API listening on "))
+        {
+            api.base = addr.trim().to_owned();
+            return api;
+        }
+        assert!(Instant::now() < deadline, "the API did not start:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    /// A problem+json answer with this status.
+    fn assert_problem(&self, status: u16) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert!(
+            self.headers.contains("application/problem+json"),
+            "{}",
+            self.headers
+        );
+        let p = self.json();
+        assert_eq!(p["status"], status);
+        assert!(!p["detail"].as_str().unwrap().is_empty());
+    }
+}
+
+impl Api {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+        headers: &[&str],
+    ) -> Reply {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-i", "-X", method, &format!("{}{path}", self.base)]);
+        if let Some(key) = key {
+            cmd.args(["-H", &format!("Authorization: Bearer {key}")]);
+        }
+        if let Some(body) = body {
+            cmd.args([
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                body,
+            ]);
+        }
+        for h in headers {
+            cmd.args(["-H", h]);
+        }
+        let out = cmd.output().expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(status < 500, "{method} {path} answered {status}: {body}");
+        Reply {
+            status,
+            headers: head.to_lowercase(),
+            body: body.to_owned(),
+        }
+    }
+
+    fn get(&self, path: &str, key: &str) -> Reply {
+        self.call("GET", path, Some(key), None, &[])
+    }
+
+    fn post(&self, path: &str, key: &str, body: &Value, headers: &[&str]) -> Reply {
+        self.call("POST", path, Some(key), Some(&body.to_string()), headers)
+    }
+}
+
+fn cli(fleet: &Fleet, args: &[&str]) -> String {
+    let out = support::ok(fleet.cmd().args(args).output().unwrap());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn uri(name: &str) -> String {
+    let path = std::fs::canonicalize(fixtures().join("docs").join(name)).unwrap();
+    format!("file://{}", Path::new(&path).display())
+}
+
+#[test]
+fn submit_run_read_with_tenants_kept_apart() {
+    let fleet = Fleet::new(Kind::Rabbitmq, "api");
+    cli(&fleet, &["tenants", "create", "acme"]);
+    cli(&fleet, &["tenants", "create", "globex"]);
+    let a = cli(&fleet, &["keys", "create", "acme", "--label", "e2e"]);
+    let b = cli(&fleet, &["keys", "create", "globex"]);
+    let api = start_api(
+        &fleet,
+        "api",
+        &[("DOCFLEET_API_ALLOW_FILE_SOURCES", "true")],
+    );
+
+    // One job, idempotent.
+    let body = json!({"source": uri("honeybee-swarms.txt")});
+    let first = api.post("/v1/jobs", &a, &body, &["Idempotency-Key: upload-1"]);
+    assert_eq!(first.status, 202, "{}", first.body);
+    let job = first.json();
+    let job_id = job["job_id"].as_str().unwrap().to_owned();
+    assert!(
+        first
+            .headers
+            .contains(&format!("location: /v1/jobs/{job_id}"))
+    );
+    let again = api.post("/v1/jobs", &a, &body, &["Idempotency-Key: upload-1"]);
+    assert_eq!(
+        (again.status, again.json()["job_id"].as_str().unwrap()),
+        (202, job_id.as_str())
+    );
+    assert!(again.headers.contains("idempotent-replayed: true"));
+    let other = json!({"source": uri("ocean-tides.html")});
+    api.post("/v1/jobs", &a, &other, &["Idempotency-Key: upload-1"])
+        .assert_problem(422);
+
+    // A batch of three.
+    let batch = json!({"uris": [uri("marathon-training.md"), uri("ocean-tides.html"), uri("volcanic-eruptions.pdf")]});
+    let reply = api.post("/v1/batches", &a, &batch, &[]);
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let batch_id = reply.json()["batch_id"].as_str().unwrap().to_owned();
+
+    fleet.run_worker_until_idle("api-worker");
+
+    let got = api.get(&format!("/v1/jobs/{job_id}"), &a).json();
+    assert_eq!(got["state"], "succeeded", "{got}");
+    assert!(got["chunks"].as_u64().unwrap() >= 1);
+    let progress = api.get(&format!("/v1/batches/{batch_id}"), &a).json();
+    assert_eq!(progress["total"], 3, "{progress}");
+    assert_eq!(progress["succeeded"], 3, "{progress}");
+    let sum: u64 = ["queued", "running", "succeeded", "failed", "dead"]
+        .iter()
+        .map(|s| progress[s].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, 3, "the counts add up");
+
+    // Paging: 4 jobs, 2 per page.
+    let page1 = api.get("/v1/jobs?limit=2", &a).json();
+    let cursor = page1["next_cursor"].as_i64().unwrap();
+    let page2 = api
+        .get(&format!("/v1/jobs?limit=2&cursor={cursor}"), &a)
+        .json();
+    let ids: Vec<&str> = page1["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(page2["jobs"].as_array().unwrap())
+        .map(|j| j["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    assert_eq!(ids[0], job_id);
+    let batch_only = api
+        .get(&format!("/v1/jobs?batch={batch_id}&state=succeeded"), &a)
+        .json();
+    assert_eq!(batch_only["jobs"].as_array().unwrap().len(), 3);
+
+    // Tenant B sees none of it.
+    api.get(&format!("/v1/jobs/{job_id}"), &b)
+        .assert_problem(404);
+    api.get(&format!("/v1/batches/{batch_id}"), &b)
+        .assert_problem(404);
+    assert!(
+        api.get("/v1/jobs", &b).json()["jobs"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        api.get(&format!("/v1/jobs?batch={batch_id}"), &b).json()["jobs"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // B replaying A's idempotency key makes B's own job, not A's.
+    let b_job = api
+        .post("/v1/jobs", &b, &body, &["Idempotency-Key: upload-1"])
+        .json();
+    assert_ne!(b_job["job_id"].as_str().unwrap(), job_id);
+
+    // Bad requests: problem+json 4xx, never 5xx.
+    api.call("GET", "/v1/jobs", None, None, &[])
+        .assert_problem(401);
+    api.get(
+        "/v1/jobs",
+        "dfk_000000000000_0000000000000000000000000000000000000000000000000000000000000000",
+    )
+    .assert_problem(401);
+    api.call("POST", "/v1/jobs", Some(&a), Some("{not json"), &[])
+        .assert_problem(400);
+    api.post(
+        "/v1/jobs",
+        &a,
+        &json!({"source": uri("ocean-tides.html"), "extra": 1}),
+        &[],
+    )
+    .assert_problem(422);
+    api.post(
+        "/v1/jobs",
+        &a,
+        &json!({"source": "http://example.com/a.pdf"}),
+        &[],
+    )
+    .assert_problem(400);
+    api.post("/v1/jobs", &a, &json!({"source": "x".repeat(5000)}), &[])
+        .assert_problem(413);
+    api.get("/v1/jobs/not-a-uuid", &a).assert_problem(400);
+    api.get("/v1/jobs?limit=0", &a).assert_problem(400);
+    api.get("/v1/jobs?state=bogus", &a).assert_problem(400);
+    api.post("/v1/batches", &a, &json!({"uris": []}), &[])
+        .assert_problem(400);
+    api.get("/v1/nothing-here", &a).assert_problem(404);
+
+    // The contract lists every route.
+    let spec = api.call("GET", "/openapi.json", None, None, &[]).json();
+    for path in [
+        "/v1/jobs",
+        "/v1/jobs/{job_id}",
+        "/v1/batches",
+        "/v1/batches/{batch_id}",
+    ] {
+        assert!(
+            spec["paths"][path].is_object(),
+            "{path} missing from /openapi.json"
+        );
+    }
+
+    // A revoked key stops working at once.
+    let key_id = a.split('_').nth(1).unwrap();
+    cli(&fleet, &["keys", "revoke", key_id]);
+    api.get("/v1/jobs", &a).assert_problem(401);
+
+    // Without the opt-in, file:// sources are refused.
+    let strict = start_api(&fleet, "api-strict", &[]);
+    strict
+        .post(
+            "/v1/jobs",
+            &b,
+            &json!({"source": uri("ocean-tides.html")}),
+            &[],
+        )
+        .assert_problem(400);
+}

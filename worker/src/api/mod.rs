@@ -1,0 +1,114 @@
+//! `docfleet api`: the job API over HTTP (axum), JSON in and out, errors as problem+json.
+//!
+//! - auth.rs: API key → tenant; every route under /v1 is scoped to the caller's tenant.
+//! - jobs.rs: submit jobs and batches, read jobs (paged) and batch progress.
+//! - problem.rs: RFC 9457 errors.
+//! - openapi.json: the contract, served at /openapi.json.
+
+mod auth;
+mod jobs;
+mod problem;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use docfleet_jobstore::JobStore;
+use docfleet_queue::JobProducer;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::settings::{ApiOpts, CommonOpts, QueueOpts, StoreOpts};
+use crate::{connect, fleet};
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Arc<dyn JobStore>,
+    pub producer: Option<Arc<dyn JobProducer>>,
+    pub pepper: Arc<Vec<u8>>,
+    /// Lets callers submit file:// sources (the API host's and workers' files): off by
+    /// default, since any tenant could then have any readable file indexed.
+    pub allow_file_sources: bool,
+    /// For listing s3:// prefixes in batches.
+    pub common: Arc<CommonOpts>,
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(s): State<ApiState>) -> impl IntoResponse {
+    match tokio::time::timeout(Duration::from_secs(3), s.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n".to_owned()),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("job store: {e}\n")),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "job store: no answer within 3 s\n".to_owned(),
+        ),
+    }
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn not_found() -> problem::Problem {
+    problem::Problem::not_found("no such route; see /openapi.json")
+}
+
+pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/jobs", post(jobs::submit_job).get(jobs::list_jobs))
+        .route("/v1/jobs/{job_id}", get(jobs::get_job))
+        .route("/v1/batches", post(jobs::submit_batch))
+        .route("/v1/batches/{batch_id}", get(jobs::get_batch))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// Serves until SIGTERM/SIGINT.
+pub async fn api(
+    common: &CommonOpts,
+    store_opts: &StoreOpts,
+    queue_opts: &QueueOpts,
+    opts: &ApiOpts,
+) -> Result<()> {
+    let store = connect::job_store(common, store_opts).await?;
+    let producer = connect::job_producer(queue_opts, common.storage.aws_region.as_deref()).await?;
+    let state = ApiState {
+        store: store.clone(),
+        producer,
+        pepper: Arc::new(crate::auth::pepper(
+            opts.api_key_pepper.as_deref(),
+            &common.data_dir,
+        )?),
+        allow_file_sources: opts.api_allow_file_sources,
+        common: Arc::new(common.clone()),
+    };
+    let listener = tokio::net::TcpListener::bind(&opts.api_addr)
+        .await
+        .with_context(|| format!("binding the API to {}", opts.api_addr))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    info!(%addr, queue = queue_opts.kind.as_str(), "API listening");
+    eprintln!("docfleet API listening on http://{addr}");
+    let shutdown = CancellationToken::new();
+    fleet::cancel_on_signal(shutdown.clone())?;
+    axum::serve(listener, router(state, opts.api_max_body_bytes))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .context("serving the API")?;
+    store.close().await;
+    Ok(())
+}
