@@ -286,6 +286,14 @@ fn submit_run_read_with_tenants_kept_apart() {
         );
     }
 
+    let metrics = api.call("GET", "/metrics", None, None, &[]).body;
+    assert!(
+        metrics.contains(
+            r#"docfleet_api_requests_total{route="/v1/jobs",method="POST",status="202"}"#
+        ),
+        "{metrics}"
+    );
+
     // A revoked key stops working at once.
     let key_id = a.split('_').nth(1).unwrap();
     cli(&fleet, &["keys", "revoke", key_id]);

@@ -28,10 +28,35 @@ pub struct JobMessage {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobOptions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_number"
+    )]
     pub chunk_max_tokens: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_number"
+    )]
     pub chunk_overlap_tokens: Option<usize>,
+}
+
+/// A count, also when a JSON client writes it as `256.0` (JSON has one number type, and JSON
+/// Schema's `integer` admits it); a fraction or a negative number is refused.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < u64::MAX as f64)
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|w| usize::try_from(w).ok())
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number of tokens")))
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -186,6 +211,10 @@ mod tests {
             assert!(!err.is_retryable());
         }
         let err = JobMessage::parse(&[b' '; MAX_MESSAGE_BYTES + 1]).unwrap_err();
+        let opts: JobOptions = serde_json::from_str(r#"{"chunk_max_tokens": 128.0}"#).unwrap();
+        assert_eq!(opts.chunk_max_tokens, Some(128));
+        assert!(serde_json::from_str::<JobOptions>(r#"{"chunk_max_tokens": 1.5}"#).is_err());
+        assert!(serde_json::from_str::<JobOptions>(r#"{"chunk_max_tokens": -1}"#).is_err());
         assert!(matches!(err, MessageError::TooLarge(_)));
         assert!(JobMessage::parse(b"not json").is_err());
     }

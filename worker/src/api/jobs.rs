@@ -95,9 +95,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
         return Ok(None);
     };
     match v.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 => Ok(Some(k.to_owned())),
+        Ok(k) if !k.is_empty() && k.len() <= 255 && k.trim() == k => Ok(Some(k.to_owned())),
         _ => Err(Problem::bad_request(
-            "Idempotency-Key must be 1-255 visible ASCII characters",
+            "Idempotency-Key must be 1-255 visible ASCII characters (inner spaces allowed)",
         )),
     }
 }
@@ -208,7 +208,7 @@ pub async fn submit_batch(
         }
         let listed = sources(&s.common, std::slice::from_ref(prefix))
             .await
-            .map_err(|e| Problem::bad_request(format!("{e:#}")))?;
+            .map_err(|e| listing_problem(&e))?;
         uris.extend(listed);
     }
     if uris.is_empty() {
@@ -246,6 +246,20 @@ pub async fn submit_batch(
     };
     let location = out.status_url.clone();
     Ok(accepted(&out, &location, false))
+}
+
+/// A prefix that could not be listed: the store being unavailable is 503; anything else (no
+/// such bucket, nothing under the prefix, access denied) is the request's 404.
+fn listing_problem(e: &anyhow::Error) -> Problem {
+    let unavailable = e
+        .chain()
+        .filter_map(|c| c.downcast_ref::<docfleet_pipeline::Error>())
+        .any(docfleet_pipeline::Error::is_retryable);
+    if unavailable {
+        Problem::unavailable("listing the prefix failed", format!("{e:#}"))
+    } else {
+        Problem::not_found(format!("{e:#}"))
+    }
 }
 
 /// GET /v1/jobs/{job_id}

@@ -3,10 +3,12 @@
 //! - auth.rs: API key → tenant; every route under /v1 is scoped to the caller's tenant.
 //! - jobs.rs: submit jobs and batches, read jobs (paged) and batch progress.
 //! - problem.rs: RFC 9457 errors.
+//! - metrics.rs: `/metrics` (requests by route and status, latency).
 //! - openapi.json: the contract, served at /openapi.json.
 
 mod auth;
 mod jobs;
+mod metrics;
 mod problem;
 
 use std::net::SocketAddr;
@@ -65,6 +67,10 @@ async fn not_found() -> problem::Problem {
 }
 
 pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
+    let m = metrics::ApiMetrics::new();
+    let ops = Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .with_state(m.clone());
     Router::new()
         .route("/v1/jobs", post(jobs::submit_job).get(jobs::list_jobs))
         .route("/v1/jobs/{job_id}", get(jobs::get_job))
@@ -76,6 +82,8 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
+        .merge(ops)
+        .layer(axum::middleware::from_fn_with_state(m, metrics::track))
 }
 
 /// Serves until SIGTERM/SIGINT.
