@@ -112,6 +112,20 @@ pub enum Command {
         #[command(flatten)]
         api: ApiOpts,
     },
+    /// Print the effective configuration (flags, then DOCFLEET_… variables, then defaults) as
+    /// JSON, with passwords and secrets replaced by ***.
+    Config {
+        #[command(flatten)]
+        pipeline: PipelineOpts,
+        #[command(flatten)]
+        store: StoreOpts,
+        #[command(flatten)]
+        queue: QueueOpts,
+        #[command(flatten)]
+        worker: WorkerOpts,
+        #[command(flatten)]
+        api: ApiOpts,
+    },
     /// Tenants: create, list.
     Tenants {
         #[command(subcommand)]

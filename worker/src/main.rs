@@ -194,6 +194,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             api::api(common, &store, &queue, &api).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Config {
+            pipeline,
+            store,
+            queue,
+            worker,
+            api,
+        } => {
+            let effective = serde_json::json!({
+                "common": common, "pipeline": pipeline, "store": store, "queue": queue,
+                "worker": worker, "api": api,
+            });
+            println!("{}", serde_json::to_string_pretty(&effective)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Tenants { which, store } => {
             commands::tenants::tenants(common, &store, which).await?;
             Ok(ExitCode::SUCCESS)

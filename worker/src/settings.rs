@@ -131,6 +131,7 @@ pub enum QueueKind {
 pub struct StoreOpts {
     /// Job store: postgres://…, sqlite:… or a file path. Default: <data_dir>/jobs.sqlite.
     #[arg(long, env = "DOCFLEET_JOB_STORE_URL")]
+    #[serde(serialize_with = "optional_url_without_password")]
     pub job_store_url: Option<String>,
     /// Attempts a job gets before it is dead-lettered (written into each job row at enqueue).
     #[arg(long, env = "DOCFLEET_MAX_ATTEMPTS", default_value_t = 5,
@@ -151,6 +152,7 @@ pub struct QueueOpts {
     pub kind: QueueKind,
     /// RabbitMQ URL (amqp://user:pass@host:port/vhost, vhost URL-encoded).
     #[arg(long, env = "DOCFLEET_AMQP_URL", default_value = docfleet_queue::rabbitmq::DEFAULT_AMQP_URL)]
+    #[serde(serialize_with = "url_without_password")]
     pub amqp_url: String,
     /// Queue name (RabbitMQ derives <name>.dlq, <name>.dlx and <name>.retry.<ms> from it).
     #[arg(long, env = "DOCFLEET_QUEUE_NAME", default_value = "docfleet.jobs")]
@@ -211,6 +213,7 @@ pub struct QueueOpts {
     /// `security.protocol=SASL_SSL,sasl.mechanism=SCRAM-SHA-512`); secrets are better given as
     /// `DOCFLEET_KAFKA_PROPERTIES` than as a flag.
     #[arg(long, env = "DOCFLEET_KAFKA_PROPERTIES", default_value = "")]
+    #[serde(serialize_with = "secret_properties")]
     pub kafka_properties: String,
 }
 
@@ -230,7 +233,7 @@ pub struct ApiOpts {
     /// Server-side secret mixed into the stored API key hashes; the same on every API instance.
     /// Default: a random one kept in <data_dir>/api-key-pepper (single machine only).
     #[arg(long, env = "DOCFLEET_API_KEY_PEPPER", hide_env_values = true)]
-    #[serde(skip)]
+    #[serde(serialize_with = "secret")]
     pub api_key_pepper: Option<String>,
 }
 
@@ -264,6 +267,42 @@ pub struct WorkerOpts {
     /// Exit (0) once no job is queued or running: for batch runs.
     #[arg(long, env = "DOCFLEET_EXIT_WHEN_IDLE")]
     pub exit_when_idle: bool,
+}
+
+// Serialisers for `docfleet config`: secrets never printed.
+
+fn secret<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    v.as_ref().map(|_| "***").serialize(s)
+}
+
+fn url_without_password<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    crate::connect::redact(v).serialize(s)
+}
+
+fn optional_url_without_password<S: serde::Serializer>(
+    v: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    v.as_deref().map(crate::connect::redact).serialize(s)
+}
+
+/// `k=v` pairs with the values of credential-like keys (password, secret, key, token) hidden.
+fn secret_properties<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    let shown: Vec<String> = v
+        .split(',')
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| match e.split_once('=') {
+            Some((k, _))
+                if ["password", "secret", "key", "token", "jaas"]
+                    .iter()
+                    .any(|w| k.to_lowercase().contains(w)) =>
+            {
+                format!("{}=***", k.trim())
+            }
+            _ => e.trim().to_owned(),
+        })
+        .collect();
+    shown.join(",").serialize(s)
 }
 
 impl QueueKind {
@@ -354,5 +393,43 @@ mod tests {
             cli.common.device().unwrap(),
             docfleet_models::DeviceChoice::Cuda(1)
         ));
+    }
+
+    #[derive(Parser)]
+    struct Everything {
+        #[command(flatten)]
+        store: StoreOpts,
+        #[command(flatten)]
+        queue: QueueOpts,
+        #[command(flatten)]
+        api: ApiOpts,
+    }
+
+    #[test]
+    fn config_output_hides_secrets() {
+        let cli = Everything::parse_from([
+            "x",
+            "--job-store-url",
+            "postgres://fleet:pg-secret@db/jobs",
+            "--amqp-url",
+            "amqp://guest:mq-secret@mq/%2f",
+            "--kafka-properties",
+            "security.protocol=SASL_SSL,sasl.password=k-secret,ssl.key.password=k2-secret",
+            "--api-key-pepper",
+            "pepper-secret-0123456789",
+        ]);
+        let out =
+            serde_json::json!({"store": cli.store, "queue": cli.queue, "api": cli.api}).to_string();
+        for secret in [
+            "pg-secret",
+            "mq-secret",
+            "k-secret",
+            "k2-secret",
+            "pepper-secret",
+        ] {
+            assert!(!out.contains(secret), "{secret} printed: {out}");
+        }
+        assert!(out.contains("postgres://fleet:***@db/jobs"), "{out}");
+        assert!(out.contains("security.protocol=SASL_SSL"), "{out}");
     }
 }
