@@ -154,3 +154,51 @@ fn a_missing_libpdfium_is_a_clear_startup_error() {
         "{stderr}"
     );
 }
+
+/// `--config FILE`: a flag beats a DOCFLEET_… variable, which beats the file, which beats the
+/// default; `docfleet config` shows the result with secrets hidden; a typo in the file is an
+/// error naming the key.
+#[test]
+fn config_file_precedence_and_redaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("docfleet.toml");
+    std::fs::write(
+        &file,
+        "queue = \"rabbitmq\"\nlease_secs = 90\nconcurrency = 7\n\
+         amqp_url = \"amqp://fleet:mq-secret@mq:5672/%2f\"\n",
+    )
+    .unwrap();
+    let out = support::ok(
+        support::docfleet(dir.path())
+            .args([
+                "--config",
+                file.to_str().unwrap(),
+                "config",
+                "--concurrency",
+                "9",
+            ])
+            .env("DOCFLEET_LEASE_SECS", "30")
+            .env_remove("DOCFLEET_QUEUE")
+            .env_remove("DOCFLEET_AMQP_URL")
+            .env_remove("DOCFLEET_CONCURRENCY")
+            .output()
+            .unwrap(),
+    );
+    let cfg = support::json(&out);
+    assert_eq!(cfg["queue"]["kind"], "rabbitmq", "from the file");
+    assert_eq!(
+        cfg["worker"]["lease_secs"], 30,
+        "the variable beats the file"
+    );
+    assert_eq!(cfg["pipeline"]["concurrency"], 9, "the flag beats both");
+    assert_eq!(cfg["queue"]["amqp_url"], "amqp://fleet:***@mq:5672/%2f");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("mq-secret"));
+
+    std::fs::write(&file, "lease_sec = 90\n").unwrap();
+    let out = support::docfleet(dir.path())
+        .args(["--config", file.to_str().unwrap(), "config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`lease_sec` is not a docfleet option"));
+}

@@ -15,6 +15,10 @@ use crate::settings::{ApiOpts, CommonOpts, PipelineOpts, QueueOpts, StoreOpts, W
 pub struct Cli {
     #[command(flatten)]
     pub common: CommonOpts,
+    /// TOML file of options by flag name (`queue = "rabbitmq"`); flags and DOCFLEET_… variables
+    /// take precedence over it.
+    #[arg(long, env = "DOCFLEET_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
     /// Log format: text or json.
     #[arg(
         long,

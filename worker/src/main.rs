@@ -5,6 +5,7 @@ mod app;
 mod auth;
 mod cli;
 mod commands;
+mod config_file;
 mod connect;
 mod fleet;
 mod progress;
@@ -59,6 +60,10 @@ fn exit_quietly_on_broken_pipe() {
 
 fn main() -> ExitCode {
     exit_quietly_on_broken_pipe();
+    if let Err(e) = config_file::apply(&std::env::args_os().collect::<Vec<_>>()) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     init_logging(&cli.log_format);
     let result = match &cli.command {
