@@ -1,5 +1,6 @@
 //! The job API end to end: a real `docfleet api` process and a real worker, on RabbitMQ and
-//! PostgreSQL, tenants and keys made with the CLI; HTTP through curl.
+//! PostgreSQL with an S3 (moto) bucket for uploads and artifacts, tenants and keys made with the
+//! CLI; HTTP through curl.
 //!
 //! Submit (single, idempotent, batch) → the worker runs the jobs → the API reports them; tenant
 //! isolation on every route; malformed and oversized requests answer problem+json 4xx, never 5xx.
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::fixtures;
-use support::fleet::{Fleet, Kind};
+use support::fleet::{Fleet, Kind, create_bucket, s3};
 
 struct Api {
     child: Child,
@@ -108,8 +109,16 @@ impl Api {
                 body,
             ]);
         }
-        for h in headers {
-            cmd.args(["-H", h]);
+        // No `Expect: 100-continue` (its interim answer would precede the real one).
+        cmd.args(["-H", "Expect:"]);
+        // Extra curl arguments: headers ("Name: value") or whole options ("-F", "…").
+        let mut extra = headers.iter();
+        while let Some(h) = extra.next() {
+            if h.starts_with('-') {
+                cmd.arg(h).args(extra.next());
+            } else {
+                cmd.args(["-H", h]);
+            }
         }
         let out = cmd.output().expect("curl");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -149,10 +158,15 @@ fn submit_run_read_with_tenants_kept_apart() {
     cli(&fleet, &["tenants", "create", "globex"]);
     let a = cli(&fleet, &["keys", "create", "acme", "--label", "e2e"]);
     let b = cli(&fleet, &["keys", "create", "globex"]);
+    // Uploads and artifacts go to a bucket: API and worker share the object store.
+    let bucket = format!("api-{}", &fleet.queue_name[fleet.queue_name.len() - 8..]);
+    create_bucket(&s3(), &bucket);
+    let store_url = format!("s3://{bucket}/fleet");
+    let store_env = ("DOCFLEET_OBJECT_STORE_URL", store_url.as_str());
     let api = start_api(
         &fleet,
         "api",
-        &[("DOCFLEET_API_ALLOW_FILE_SOURCES", "true")],
+        &[("DOCFLEET_API_ALLOW_FILE_SOURCES", "true"), store_env],
     );
 
     // One job, idempotent.
@@ -182,7 +196,52 @@ fn submit_run_read_with_tenants_kept_apart() {
     assert_eq!(reply.status, 202, "{}", reply.body);
     let batch_id = reply.json()["batch_id"].as_str().unwrap().to_owned();
 
-    fleet.run_worker_until_idle("api-worker");
+    // An upload: stored in the bucket first, then its job.
+    let pdf = fixtures().join("docs/chess-openings.pdf");
+    let upload = api.call(
+        "POST",
+        "/v1/jobs",
+        Some(&a),
+        None,
+        &[
+            "-F",
+            &format!("file=@{};filename=chess openings.pdf", pdf.display()),
+        ],
+    );
+    assert_eq!(upload.status, 202, "{}", upload.body);
+    let uploaded = upload.json();
+    let source = uploaded["source"].as_str().unwrap();
+    assert!(
+        source.starts_with(&format!("s3://{bucket}/fleet/acme/_uploads/"))
+            && source.ends_with("/chess_openings.pdf"),
+        "{source}"
+    );
+    api.call(
+        "POST",
+        "/v1/jobs",
+        Some(&a),
+        None,
+        &["-F", "other=@/dev/null"],
+    )
+    .assert_problem(400);
+
+    let mut worker = fleet.spawn_worker(
+        "api-worker",
+        &[("DOCFLEET_EXIT_WHEN_IDLE", "true"), store_env],
+    );
+    assert!(
+        worker.wait(Duration::from_secs(240)).success(),
+        "{}",
+        worker.log_text()
+    );
+    let uploaded_job = api
+        .get(
+            &format!("/v1/jobs/{}", uploaded["job_id"].as_str().unwrap()),
+            &a,
+        )
+        .json();
+    assert_eq!(uploaded_job["state"], "succeeded", "{uploaded_job}");
+    assert!(uploaded_job["pages"].as_u64().unwrap() >= 1);
 
     let got = api.get(&format!("/v1/jobs/{job_id}"), &a).json();
     assert_eq!(got["state"], "succeeded", "{got}");
@@ -196,11 +255,11 @@ fn submit_run_read_with_tenants_kept_apart() {
         .sum();
     assert_eq!(sum, 3, "the counts add up");
 
-    // Paging: 4 jobs, 2 per page.
-    let page1 = api.get("/v1/jobs?limit=2", &a).json();
+    // Paging: 5 jobs, 3 per page.
+    let page1 = api.get("/v1/jobs?limit=3", &a).json();
     let cursor = page1["next_cursor"].as_i64().unwrap();
     let page2 = api
-        .get(&format!("/v1/jobs?limit=2&cursor={cursor}"), &a)
+        .get(&format!("/v1/jobs?limit=3&cursor={cursor}"), &a)
         .json();
     let ids: Vec<&str> = page1["jobs"]
         .as_array()
@@ -209,7 +268,11 @@ fn submit_run_read_with_tenants_kept_apart() {
         .chain(page2["jobs"].as_array().unwrap())
         .map(|j| j["job_id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids.len(), 4);
+    assert_eq!(ids.len(), 5);
+    assert!(
+        page2.get("next_cursor").is_none(),
+        "the last page has no cursor"
+    );
     assert_eq!(ids[0], job_id);
     let batch_only = api
         .get(&format!("/v1/jobs?batch={batch_id}&state=succeeded"), &a)

@@ -13,30 +13,12 @@ mod support;
 
 use std::path::Path;
 
-use docfleet_pipeline::store::s3::{S3Client, S3Config};
+use docfleet_pipeline::store::s3::S3Client;
 use serde_json::Value;
-use support::fleet::{Fleet, Kind, aws_endpoint, block_on, small_docs};
+use support::fleet::{Fleet, Kind, aws_endpoint, block_on, create_bucket, s3, small_docs};
 use support::{fixtures, json, ok};
 
 const MIB: u64 = 1024 * 1024;
-
-fn s3() -> S3Client {
-    block_on(S3Client::new(&S3Config {
-        endpoint_url: Some(aws_endpoint()),
-        region: Some(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into())),
-        force_path_style: true,
-        ..S3Config::default()
-    }))
-}
-
-fn create_bucket(client: &S3Client, name: &str) {
-    block_on(client.sdk().create_bucket().bucket(name).send()).unwrap_or_else(|e| {
-        panic!(
-            "creating bucket {name} in moto at {}: {e:?}",
-            aws_endpoint()
-        )
-    });
-}
 
 fn upload(client: &S3Client, bucket: &str, key: &str, path: &Path) {
     block_on(client.put(bucket, key, std::fs::read(path).unwrap())).unwrap();

@@ -33,6 +33,26 @@ impl Kind {
     }
 }
 
+/// An S3 client on moto.
+pub fn s3() -> docfleet_pipeline::store::s3::S3Client {
+    use docfleet_pipeline::store::s3::{S3Client, S3Config};
+    block_on(S3Client::new(&S3Config {
+        endpoint_url: Some(aws_endpoint()),
+        region: Some(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into())),
+        force_path_style: true,
+        ..S3Config::default()
+    }))
+}
+
+pub fn create_bucket(client: &docfleet_pipeline::store::s3::S3Client, name: &str) {
+    block_on(client.sdk().create_bucket().bucket(name).send()).unwrap_or_else(|e| {
+        panic!(
+            "creating bucket {name} in moto at {}: {e:?}",
+            aws_endpoint()
+        )
+    });
+}
+
 pub fn aws_endpoint() -> String {
     std::env::var("DOCFLEET_TEST_AWS_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:4566".into())
 }

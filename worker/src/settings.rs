@@ -226,6 +226,9 @@ pub struct ApiOpts {
     /// Largest request body accepted.
     #[arg(long, env = "DOCFLEET_API_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub api_max_body_bytes: usize,
+    /// Largest document accepted by upload (multipart `POST /v1/jobs`).
+    #[arg(long, env = "DOCFLEET_API_MAX_UPLOAD_BYTES", default_value_t = 100 * 1024 * 1024)]
+    pub api_max_upload_bytes: usize,
     /// Accept file:// sources (files on the API and worker hosts). Off by default: with it, any
     /// tenant could have any file the workers can read indexed. For single-user setups.
     #[arg(long, env = "DOCFLEET_API_ALLOW_FILE_SOURCES")]

@@ -83,6 +83,12 @@ impl ObjectStore for LocalStore {
         Ok(())
     }
 
+    fn source_uri(&self, key: &ObjectKey) -> String {
+        let path = self.path_of(key);
+        let abs = std::path::absolute(&path).unwrap_or(path);
+        format!("file://{}", abs.display())
+    }
+
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
         match tokio::fs::metadata(self.path_of(key)).await {
             Ok(m) => Ok(Some(ObjectMeta {

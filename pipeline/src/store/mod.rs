@@ -56,6 +56,9 @@ pub trait ObjectStore: Send + Sync {
     async fn put(&self, key: &ObjectKey, bytes: Vec<u8>) -> Result<()>;
     /// Metadata, or `None` when there is no such object.
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>>;
+    /// The object as a job source (`file:///…` or `s3://bucket/…`), for documents stored here
+    /// first (API uploads).
+    fn source_uri(&self, key: &ObjectKey) -> String;
 }
 
 #[cfg(test)]

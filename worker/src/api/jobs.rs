@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use docfleet_jobstore::{JobCursor, JobRecord, JobState, ListFilter, StateCounts};
@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::ApiState;
 use super::auth::Caller;
 use super::problem::{Problem, rejection};
+use super::upload::store_upload;
 use crate::commands::enqueue::{sources, submit};
 
 /// Jobs one batch request may create.
@@ -159,15 +160,27 @@ fn accepted(body: &impl Serialize, location: &str, replayed: bool) -> Response {
     r
 }
 
-/// POST /v1/jobs
+/// POST /v1/jobs: JSON `{source, options}`, or a multipart upload (`file`, `options`).
 pub async fn submit_job(
     State(s): State<ApiState>,
     caller: Caller,
     headers: HeaderMap,
-    body: Result<Json<JobRequest>, JsonRejection>,
+    req: Request,
 ) -> Result<Response, Problem> {
-    let Json(req) = body.map_err(rejection)?;
-    let mut msg = message(&s, &caller.tenant, &req.source, &req.options)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut msg = if content_type.starts_with("multipart/form-data") {
+        let form = Multipart::from_request(req, &s).await.map_err(rejection)?;
+        let (source, options) = store_upload(&s, &caller.tenant, form).await?;
+        // Our own object: allowed whatever the file-source setting.
+        JobMessage::new(&caller.tenant, &source, options)
+            .map_err(|e| Problem::bad_request(e.to_string()))?
+    } else {
+        let req = json_body::<JobRequest>(&s, content_type, req).await?;
+        message(&s, &caller.tenant, &req.source, &req.options)?
+    };
     let mut replayed = false;
     if let Some(key) = idempotency_key(&headers)? {
         msg.job_id = derived_id(&caller.tenant, &key, "job");
@@ -191,6 +204,32 @@ pub async fn submit_job(
     let job = submit_one(&s, &msg, None).await?;
     let location = job.status_url.clone();
     Ok(accepted(&job, &location, replayed))
+}
+
+/// A JSON body within the API's JSON limit (the route itself admits uploads up to the larger
+/// upload limit).
+async fn json_body<T: serde::de::DeserializeOwned>(
+    s: &ApiState,
+    content_type: &str,
+    req: Request,
+) -> Result<T, Problem> {
+    if !content_type.starts_with("application/json") {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send application/json, or multipart/form-data with a `file` part",
+        ));
+    }
+    let bytes = axum::body::to_bytes(req.into_body(), s.max_body_bytes)
+        .await
+        .map_err(|e| {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is over {} bytes: {e}", s.max_body_bytes),
+            )
+        })?;
+    Json::<T>::from_bytes(&bytes)
+        .map(|Json(v)| v)
+        .map_err(rejection)
 }
 
 /// POST /v1/batches

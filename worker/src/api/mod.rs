@@ -3,6 +3,7 @@
 //! - auth.rs: API key → tenant; every route under /v1 is scoped to the caller's tenant.
 //! - jobs.rs: submit jobs and batches, read jobs (paged) and batch progress.
 //! - problem.rs: RFC 9457 errors.
+//! - upload.rs: multipart uploads, stored before their job is submitted.
 //! - metrics.rs: `/metrics` (requests by route and status, latency).
 //! - openapi.json: the contract, served at /openapi.json.
 
@@ -10,6 +11,7 @@ mod auth;
 mod jobs;
 mod metrics;
 mod problem;
+mod upload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use docfleet_jobstore::JobStore;
+use docfleet_pipeline::store::ObjectStore;
 use docfleet_queue::JobProducer;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -41,6 +44,10 @@ pub struct ApiState {
     pub allow_file_sources: bool,
     /// For listing s3:// prefixes in batches.
     pub common: Arc<CommonOpts>,
+    /// Where uploaded documents are stored before their job runs (the artifact store).
+    pub objects: Arc<dyn ObjectStore>,
+    /// Largest JSON body.
+    pub max_body_bytes: usize,
 }
 
 async fn healthz() -> &'static str {
@@ -66,13 +73,21 @@ async fn not_found() -> problem::Problem {
     problem::Problem::not_found("no such route; see /openapi.json")
 }
 
-pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
+/// `max_upload_bytes` bounds `POST /v1/jobs` (uploads); every other body, and JSON bodies
+/// there too, stay within `state.max_body_bytes`.
+pub fn router(state: ApiState, max_upload_bytes: usize) -> Router {
+    let max_body_bytes = state.max_body_bytes;
     let m = metrics::ApiMetrics::new();
     let ops = Router::new()
         .route("/metrics", get(metrics::metrics))
         .with_state(m.clone());
     Router::new()
-        .route("/v1/jobs", post(jobs::submit_job).get(jobs::list_jobs))
+        .route(
+            "/v1/jobs",
+            post(jobs::submit_job)
+                .layer(DefaultBodyLimit::max(max_upload_bytes.max(max_body_bytes)))
+                .get(jobs::list_jobs),
+        )
         .route("/v1/jobs/{job_id}", get(jobs::get_job))
         .route("/v1/batches", post(jobs::submit_batch))
         .route("/v1/batches/{batch_id}", get(jobs::get_batch))
@@ -104,6 +119,8 @@ pub async fn api(
         )?),
         allow_file_sources: opts.api_allow_file_sources,
         common: Arc::new(common.clone()),
+        objects: crate::app::build_object_store(common).await?,
+        max_body_bytes: opts.api_max_body_bytes,
     };
     let listener = tokio::net::TcpListener::bind(&opts.api_addr)
         .await
@@ -113,7 +130,7 @@ pub async fn api(
     eprintln!("docfleet API listening on http://{addr}");
     let shutdown = CancellationToken::new();
     fleet::cancel_on_signal(shutdown.clone())?;
-    axum::serve(listener, router(state, opts.api_max_body_bytes))
+    axum::serve(listener, router(state, opts.api_max_upload_bytes))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .context("serving the API")?;

@@ -252,6 +252,10 @@ mod client {
                 .await
         }
 
+        fn source_uri(&self, key: &ObjectKey) -> String {
+            format!("s3://{}/{}", self.bucket, self.key_of(key))
+        }
+
         async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
             let size = self.client.head(&self.bucket, &self.key_of(key)).await?;
             Ok(size.map(|size_bytes| ObjectMeta { size_bytes }))
