@@ -373,3 +373,152 @@ fn submit_run_read_with_tenants_kept_apart() {
         )
         .assert_problem(400);
 }
+
+/// One recorded webhook request: its headers (lower-cased) and body.
+struct Hook {
+    headers: String,
+    body: String,
+}
+
+/// A webhook receiver on a free port: answers 500 to the first request, 200 to the others, and
+/// hands every request to the test.
+fn hook_receiver() -> (String, std::sync::mpsc::Receiver<Hook>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks/docfleet", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut headers = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                headers.push_str(&line.to_lowercase());
+            }
+            let len: usize = headers
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let status = if n == 0 {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let body = String::from_utf8(body).unwrap();
+            if tx.send(Hook { headers, body }).is_err() {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// HMAC-SHA256 by Python's hmac module: an implementation independent of the worker's.
+fn python_hmac(secret: &str, message: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import hmac,hashlib,sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())",
+            secret,
+            message,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn completion_webhooks_are_signed_and_retried() {
+    let fleet = Fleet::new(Kind::LocalSqlite, "hooks");
+    let (url, hooks) = hook_receiver();
+    let docs = fleet.data_dir().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::copy(
+        fixtures().join("docs/honeybee-swarms.txt"),
+        docs.join("bees.txt"),
+    )
+    .unwrap();
+    std::fs::copy(fixtures().join("bad/corrupt.pdf"), docs.join("corrupt.pdf")).unwrap();
+    let ids = fleet.enqueue_with(&["--callback-url", &url], &[&docs]);
+    assert_eq!(ids.len(), 2);
+    let secret = "whsec-e2e-0123456789";
+    let mut worker = fleet.spawn_worker(
+        "hook-worker",
+        &[
+            ("DOCFLEET_EXIT_WHEN_IDLE", "true"),
+            ("DOCFLEET_WEBHOOK_SECRET", secret),
+            ("DOCFLEET_CONCURRENCY", "1"),
+        ],
+    );
+    // Three requests: the first answered 500 and sent again, then the other job's.
+    let got: Vec<Hook> = (0..3)
+        .map(|_| {
+            hooks
+                .recv_timeout(Duration::from_secs(120))
+                .expect("a webhook")
+        })
+        .collect();
+    assert!(
+        worker.wait(Duration::from_secs(120)).success(),
+        "{}",
+        worker.log_text()
+    );
+
+    let delivery = |h: &Hook| {
+        h.headers
+            .lines()
+            .find_map(|l| l.strip_prefix("docfleet-delivery:"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    // The refused one came again with the same delivery id and body (maybe after the other).
+    let retried: Vec<&Hook> = got[1..]
+        .iter()
+        .filter(|h| delivery(h) == delivery(&got[0]))
+        .collect();
+    assert_eq!(retried.len(), 1, "a retry keeps its delivery id");
+    assert_eq!(retried[0].body, got[0].body);
+    let mut events = Vec::new();
+    for h in &got[1..] {
+        let sig = h
+            .headers
+            .lines()
+            .find_map(|l| l.strip_prefix("docfleet-signature:"))
+            .expect("signed")
+            .trim()
+            .to_owned();
+        let (t, v1) = sig
+            .strip_prefix("t=")
+            .and_then(|r| r.split_once(",v1="))
+            .unwrap();
+        assert_eq!(
+            v1,
+            python_hmac(secret, &format!("{t}.{}", h.body)),
+            "signature"
+        );
+        events.push(serde_json::from_str::<Value>(&h.body).unwrap());
+    }
+    let ok = events
+        .iter()
+        .find(|e| e["event"] == "job.succeeded")
+        .unwrap();
+    assert!(ok["source"].as_str().unwrap().ends_with("bees.txt"));
+    assert!(ok["chunks"].as_u64().unwrap() >= 1);
+    assert!(ids.contains(&ok["job_id"].as_str().unwrap().to_owned()));
+    let dead = events.iter().find(|e| e["event"] == "job.dead").unwrap();
+    assert!(
+        dead["error"].as_str().unwrap().contains("corrupt.pdf"),
+        "{dead}"
+    );
+}

@@ -40,6 +40,9 @@ pub struct JobOptions {
         deserialize_with = "whole_number"
     )]
     pub chunk_overlap_tokens: Option<usize>,
+    /// `http(s)://…` notified (POST, signed) when the job succeeds or is dead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
 }
 
 /// A count, also when a JSON client writes it as `256.0` (JSON has one number type, and JSON
@@ -71,6 +74,8 @@ pub enum MessageError {
     InvalidTenant(String),
     #[error("invalid source {0:?}: expected file:///absolute/path or s3://bucket/key")]
     InvalidSource(String),
+    #[error("invalid callback_url {0:?}: expected http:// or https://, at most 2048 characters")]
+    InvalidCallback(String),
 }
 
 impl MessageError {
@@ -98,6 +103,23 @@ fn validate_source(source: &str) -> Result<(), MessageError> {
     match crate::source::SourceUri::parse(source) {
         Some(_) => Ok(()),
         None => Err(MessageError::InvalidSource(source.to_owned())),
+    }
+}
+
+fn validate_callback(url: Option<&str>) -> Result<(), MessageError> {
+    let Some(url) = url else { return Ok(()) };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or("");
+    let ok = !rest.is_empty()
+        && !rest.starts_with('/')
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(MessageError::InvalidCallback(url.to_owned()))
     }
 }
 
@@ -141,7 +163,8 @@ impl JobMessage {
             return Err(MessageError::UnsupportedVersion(self.version));
         }
         validate_tenant(&self.tenant)?;
-        validate_source(&self.source)
+        validate_source(&self.source)?;
+        validate_callback(self.options.callback_url.as_deref())
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -211,6 +234,15 @@ mod tests {
             assert!(!err.is_retryable());
         }
         let err = JobMessage::parse(&[b' '; MAX_MESSAGE_BYTES + 1]).unwrap_err();
+        let hook = |url: &str| JobOptions {
+            callback_url: Some(url.to_owned()),
+            ..JobOptions::default()
+        };
+        assert!(JobMessage::new("acme", "file:///a", hook("https://hooks.example/x?y=1")).is_ok());
+        for bad in ["ftp://x", "https://", "http:///path", "https://a b"] {
+            let err = JobMessage::new("acme", "file:///a", hook(bad)).unwrap_err();
+            assert!(matches!(err, MessageError::InvalidCallback(_)), "{bad}");
+        }
         let opts: JobOptions = serde_json::from_str(r#"{"chunk_max_tokens": 128.0}"#).unwrap();
         assert_eq!(opts.chunk_max_tokens, Some(128));
         assert!(serde_json::from_str::<JobOptions>(r#"{"chunk_max_tokens": 1.5}"#).is_err());

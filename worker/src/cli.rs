@@ -74,6 +74,9 @@ pub enum Command {
         /// Per-job chunk overlap (tokens); default: the worker's.
         #[arg(long)]
         chunk_overlap_tokens: Option<usize>,
+        /// Notified (signed POST) when each job succeeds or is dead.
+        #[arg(long)]
+        callback_url: Option<String>,
         /// Print the batch and job ids as JSON.
         #[arg(long)]
         json: bool,

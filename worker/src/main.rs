@@ -124,11 +124,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             queue,
             chunk_max_tokens,
             chunk_overlap_tokens,
+            callback_url,
             json,
         } => {
             let options = docfleet_pipeline::job::JobOptions {
                 chunk_max_tokens,
                 chunk_overlap_tokens,
+                callback_url,
             };
             let done =
                 commands::enqueue::enqueue(common, &store, &queue, &sources, options).await?;

@@ -267,6 +267,14 @@ pub struct WorkerOpts {
     /// Address of /healthz, /readyz and /metrics ("off" to disable; port 0 picks a free port).
     #[arg(long, env = "DOCFLEET_OPS_ADDR", default_value = "0.0.0.0:9090")]
     pub ops_addr: String,
+    /// Secret that signs job callbacks (`Docfleet-Signature`, HMAC-SHA256); unset: unsigned.
+    #[arg(long, env = "DOCFLEET_WEBHOOK_SECRET", hide_env_values = true)]
+    #[serde(serialize_with = "secret")]
+    pub webhook_secret: Option<String>,
+    /// Attempts per job callback (connection errors, timeouts, 408, 429, 5xx are retried).
+    #[arg(long, env = "DOCFLEET_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub webhook_max_attempts: u32,
     /// Exit (0) once no job is queued or running: for batch runs.
     #[arg(long, env = "DOCFLEET_EXIT_WHEN_IDLE")]
     pub exit_when_idle: bool,

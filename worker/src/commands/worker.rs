@@ -13,6 +13,7 @@ use crate::fleet::doc_locks::DocLocks;
 use crate::fleet::metrics::Metrics;
 use crate::fleet::ops::{self, OpsState};
 use crate::fleet::retry::RetryPolicy;
+use crate::fleet::webhooks::Webhooks;
 use crate::fleet::{JobContext, LoopOptions, cancel_on_signal, run_loop};
 use crate::settings::{CommonOpts, PipelineOpts, QueueOpts, StoreOpts, WorkerOpts};
 
@@ -74,6 +75,15 @@ pub async fn worker(
         pipeline.concurrency
     );
 
+    let retry = RetryPolicy {
+        min_delay: Duration::from_secs(opts.retry_min_delay_secs),
+        max_delay: Duration::from_secs(opts.retry_max_delay_secs.max(opts.retry_min_delay_secs)),
+    };
+    let webhooks = Webhooks::new(
+        opts.webhook_secret.as_deref(),
+        opts.webhook_max_attempts,
+        retry,
+    )?;
     let ctx = Arc::new(JobContext {
         queue: queue.clone(),
         store: store.clone(),
@@ -82,21 +92,18 @@ pub async fn worker(
         worker_id: worker_id.clone(),
         lease,
         max_attempts: store_opts.max_attempts,
-        retry: RetryPolicy {
-            min_delay: Duration::from_secs(opts.retry_min_delay_secs),
-            max_delay: Duration::from_secs(
-                opts.retry_max_delay_secs.max(opts.retry_min_delay_secs),
-            ),
-        },
+        retry,
         doc_locks: DocLocks::default(),
+        webhooks,
     });
     let loop_opts = LoopOptions {
         concurrency: pipeline.concurrency,
         drain_timeout: Duration::from_secs(opts.drain_timeout_secs),
         exit_when_idle: opts.exit_when_idle,
     };
-    let summary = run_loop(ctx, &loop_opts, shutdown).await;
+    let summary = run_loop(ctx.clone(), &loop_opts, shutdown).await;
     queue.close().await;
+    ctx.webhooks.drain(loop_opts.drain_timeout).await;
     stop_ops.cancel();
     if let Some(task) = ops_task {
         let _ = task.await;

@@ -18,6 +18,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::doc_locks::DocLocks;
 use super::metrics::{DeadLetterReason, JobOutcomeLabel, Metrics};
 use super::retry::{RetryPolicy, durably};
+use super::webhooks::{JobEvent, Webhooks};
 use crate::app::Pipelines;
 
 /// What every job needs; shared by all in-flight jobs.
@@ -31,6 +32,7 @@ pub struct JobContext {
     pub max_attempts: u32,
     pub retry: RetryPolicy,
     pub doc_locks: DocLocks,
+    pub webhooks: Arc<Webhooks>,
 }
 
 fn store_retryable(e: &docfleet_jobstore::Error) -> bool {
@@ -108,7 +110,7 @@ impl JobContext {
         drop(in_flight);
         self.metrics.job_took(started.elapsed());
         match run {
-            Run::Done(Ok(outcome)) => self.succeeded(d, job_id, outcome).await,
+            Run::Done(Ok(outcome)) => self.succeeded(d, msg, outcome).await,
             Run::Done(Err(e)) => self.failed(d, msg, attempt, &e).await,
             Run::Cancelled => {
                 info!("drain timeout: giving the job back");
@@ -195,7 +197,34 @@ impl JobContext {
         processor.process(job).await
     }
 
-    async fn succeeded(&self, d: &Delivery, job_id: uuid::Uuid, outcome: Outcome) {
+    /// Tells the job's `callback_url`, if any, in the background.
+    fn callback(
+        &self,
+        msg: &JobMessage,
+        event: &'static str,
+        counts: Option<(u64, u64)>,
+        error: Option<&str>,
+    ) {
+        let Some(url) = &msg.options.callback_url else {
+            return;
+        };
+        self.webhooks.notify(
+            url.clone(),
+            JobEvent {
+                event,
+                job_id: msg.job_id,
+                tenant: msg.tenant.clone(),
+                source: msg.source.clone(),
+                chunks: counts.map(|c| c.0),
+                points: counts.map(|c| c.1),
+                error: error.map(str::to_owned),
+                at_unix_ms: docfleet_pipeline::artifacts::now_unix_millis(),
+            },
+        );
+    }
+
+    async fn succeeded(&self, d: &Delivery, msg: &JobMessage, outcome: Outcome) {
+        let job_id = msg.job_id;
         let (label, manifest) = match outcome {
             Outcome::Indexed(m) => {
                 self.metrics
@@ -225,8 +254,12 @@ impl JobContext {
         )
         .await
         {
-            Ok(true) => info!(doc_id = %manifest.doc_id, chunks = manifest.chunks,
-                              outcome = ?label, "job succeeded"),
+            Ok(true) => {
+                info!(doc_id = %manifest.doc_id, chunks = manifest.chunks,
+                      outcome = ?label, "job succeeded");
+                let counts = (manifest.chunks, manifest.points);
+                self.callback(msg, "job.succeeded", Some(counts), None);
+            }
             Ok(false) => warn!("job row no longer ours (lease taken over); the work stands"),
             Err(e) => {
                 // The work is done and idempotent: the next attempt finds it complete.
@@ -280,6 +313,7 @@ impl JobContext {
         };
         if dead {
             warn!(%reason, retryable = !permanent, "job failed for good: dead-lettering");
+            self.callback(msg, "job.dead", None, Some(&reason));
             self.settle("dead_letter", self.queue.dead_letter(d, &reason).await);
             self.metrics.dead_lettered(if permanent {
                 DeadLetterReason::Permanent
@@ -364,6 +398,15 @@ mod tests {
                 max_delay: Duration::from_millis(2),
             },
             doc_locks: DocLocks::default(),
+            webhooks: Webhooks::new(
+                None,
+                1,
+                RetryPolicy {
+                    min_delay: Duration::from_millis(1),
+                    max_delay: Duration::from_millis(2),
+                },
+            )
+            .unwrap(),
         })
     }
 

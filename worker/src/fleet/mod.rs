@@ -4,6 +4,7 @@
 //! - retry.rs: delays between attempts (backon) and durable settles.
 //! - doc_locks.rs: one job per document at a time in a worker.
 //! - metrics.rs, ops.rs: `/metrics`, `/healthz`, `/readyz`.
+//! - webhooks.rs: signed completion callbacks, sent in the background.
 //!
 //! The loop keeps at most `concurrency` jobs in flight: it asks the queue for as many deliveries
 //! as there are free slots. All jobs share one set of lanes (extractor processes, one embed lane
@@ -16,6 +17,7 @@ pub mod job;
 pub mod metrics;
 pub mod ops;
 pub mod retry;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

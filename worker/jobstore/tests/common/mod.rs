@@ -50,6 +50,7 @@ pub fn message(tenant: &str) -> JobMessage {
         options: JobOptions {
             chunk_max_tokens: Some(128),
             chunk_overlap_tokens: None,
+            callback_url: None,
         },
         submitted_at_unix_ms: 1_700_000_000_000,
     }
