@@ -65,12 +65,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 impl Processor {
     pub async fn process(&self, job: DocJob) -> Result<Outcome> {
         let size_bytes = job.bytes.len() as u64;
-        if size_bytes > self.max_file_bytes {
-            return Err(Error::TooLarge {
-                size_bytes,
-                limit_bytes: self.max_file_bytes,
-            });
-        }
+        crate::source::check_size(size_bytes, self.max_file_bytes)?;
         if size_bytes == 0 {
             return Err(Error::EmptyFile);
         }

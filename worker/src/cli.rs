@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::settings::{ApiOpts, CommonOpts, PipelineOpts, QueueOpts, StoreOpts, WorkerOpts};
+use crate::settings::{
+    ApiOpts, CommonOpts, KeyOpts, PipelineOpts, QueueOpts, StoreOpts, WorkerOpts,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -146,10 +148,8 @@ pub enum Command {
         which: KeysCommand,
         #[command(flatten)]
         store: StoreOpts,
-        /// Server-side secret mixed into the stored key hashes; the same on every API instance.
-        /// Default: a random one kept in <data_dir>/api-key-pepper (single machine only).
-        #[arg(long, env = "DOCFLEET_API_KEY_PEPPER", hide_env_values = true)]
-        api_key_pepper: Option<String>,
+        #[command(flatten)]
+        keys: KeyOpts,
     },
     /// Search the tenant's indexed chunks.
     Search {

@@ -219,12 +219,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::tenants::tenants(common, &store, which).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Keys {
-            which,
-            store,
-            api_key_pepper,
-        } => {
-            commands::tenants::keys(common, &store, api_key_pepper.as_deref(), which).await?;
+        Command::Keys { which, store, keys } => {
+            commands::tenants::keys(common, &store, &keys, which).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Search { query, top_k, json } => {

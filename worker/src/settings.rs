@@ -233,11 +233,26 @@ pub struct ApiOpts {
     /// tenant could have any file the workers can read indexed. For single-user setups.
     #[arg(long, env = "DOCFLEET_API_ALLOW_FILE_SOURCES")]
     pub api_allow_file_sources: bool,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub keys: KeyOpts,
+}
+
+/// The API key pepper, read by `docfleet api` and `docfleet keys create`.
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct KeyOpts {
     /// Server-side secret mixed into the stored API key hashes; the same on every API instance.
     /// Default: a random one kept in <data_dir>/api-key-pepper (single machine only).
     #[arg(long, env = "DOCFLEET_API_KEY_PEPPER", hide_env_values = true)]
     #[serde(serialize_with = "secret")]
     pub api_key_pepper: Option<String>,
+}
+
+impl KeyOpts {
+    /// The configured pepper, or the data dir's (made on first use).
+    pub fn pepper(&self, common: &CommonOpts) -> Result<Vec<u8>> {
+        crate::auth::pepper(self.api_key_pepper.as_deref(), &common.data_dir)
+    }
 }
 
 /// How the worker runs jobs.

@@ -5,7 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use docfleet_pipeline::job::{JobMessage, JobOptions};
+mod common;
+
+use common::job;
+use docfleet_pipeline::job::JobMessage;
 use docfleet_queue::kafka::{KafkaConfig, KafkaProducer, KafkaQueue};
 use docfleet_queue::{Delivery, JobProducer, JobQueue};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -36,15 +39,6 @@ impl Cluster {
         }
         cfg
     }
-}
-
-fn job(n: usize) -> JobMessage {
-    JobMessage::new(
-        "acme",
-        &format!("file:///data/doc-{n}.pdf"),
-        JobOptions::default(),
-    )
-    .unwrap()
 }
 
 async fn enqueue(cfg: &KafkaConfig, n: usize) -> Vec<JobMessage> {

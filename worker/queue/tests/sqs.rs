@@ -7,21 +7,15 @@
 
 use std::time::{Duration, Instant};
 
-use docfleet_pipeline::job::{JobMessage, JobOptions};
+mod common;
+
+use common::job;
+use docfleet_pipeline::job::JobMessage;
 use docfleet_queue::sqs::{SqsConfig, SqsQueue};
 use docfleet_queue::{Delivery, JobProducer, JobQueue};
 
 fn endpoint() -> String {
     std::env::var("DOCFLEET_TEST_AWS_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:4566".into())
-}
-
-fn job(n: usize) -> JobMessage {
-    JobMessage::new(
-        "acme",
-        &format!("file:///data/doc-{n}.pdf"),
-        JobOptions::default(),
-    )
-    .unwrap()
 }
 
 fn config(test: &str) -> SqsConfig {

@@ -131,15 +131,9 @@ async fn submit_one(
     msg: &JobMessage,
     batch: Option<Uuid>,
 ) -> Result<Accepted, Problem> {
-    submit(s.store.as_ref(), s.producer.as_deref(), msg, batch)
+    let state = submit(s.store.as_ref(), s.producer.as_deref(), msg, batch)
         .await
         .map_err(|e| Problem::unavailable("submitting the job failed", format!("{e:#}")))?;
-    let state = s
-        .store
-        .get(msg.job_id)
-        .await
-        .map_err(|e| Problem::unavailable("reading the job failed", e))?
-        .map_or(JobState::Queued, |r| r.state);
     Ok(Accepted {
         job_id: msg.job_id,
         source: msg.source.clone(),

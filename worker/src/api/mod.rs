@@ -113,10 +113,7 @@ pub async fn api(
     let state = ApiState {
         store: store.clone(),
         producer,
-        pepper: Arc::new(crate::auth::pepper(
-            opts.api_key_pepper.as_deref(),
-            &common.data_dir,
-        )?),
+        pepper: Arc::new(opts.keys.pepper(common)?),
         allow_file_sources: opts.api_allow_file_sources,
         common: Arc::new(common.clone()),
         objects: crate::app::build_object_store(common).await?,

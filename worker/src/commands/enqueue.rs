@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use docfleet_jobstore::JobStore;
+use docfleet_jobstore::{JobState, JobStore};
 use docfleet_pipeline::job::{JobMessage, JobOptions};
 use docfleet_pipeline::source::{SourceReader, valid_bucket};
 use docfleet_pipeline::store::s3::S3Client;
@@ -31,22 +31,24 @@ pub struct EnqueuedJob {
 /// Records the job and publishes it: row first, then the message, so a worker that gets the
 /// message always finds the row. If publishing fails the row stays queued and the error names
 /// the job; submitting the same message again (same job id) publishes it again while the job is
-/// still queued (a duplicate message is harmless), and not once it has started. Returns whether
-/// the row is new.
+/// still queued (a duplicate message is harmless), and not once it has started. Returns the
+/// job's state: `Queued` for a new row, the existing row's otherwise.
 pub async fn submit(
     store: &dyn JobStore,
     producer: Option<&dyn JobProducer>,
     msg: &JobMessage,
     batch_id: Option<Uuid>,
-) -> Result<bool> {
+) -> Result<JobState> {
     let created = store
         .create_in_batch(msg, batch_id)
         .await
         .with_context(|| format!("creating the job row for {}", msg.source))?;
     if !created {
-        let row = store.get(msg.job_id).await?;
-        if row.is_none_or(|r| r.state != docfleet_jobstore::JobState::Queued) {
-            return Ok(false);
+        let Some(row) = store.get(msg.job_id).await? else {
+            return Ok(JobState::Queued);
+        };
+        if row.state != JobState::Queued {
+            return Ok(row.state);
         }
     }
     if let Some(producer) = producer {
@@ -57,7 +59,7 @@ pub async fn submit(
             )
         })?;
     }
-    Ok(created)
+    Ok(JobState::Queued)
 }
 
 /// Source URIs for the arguments: files and folders (recursive), `file://` URIs, and

@@ -7,7 +7,7 @@ use docfleet_pipeline::job::validate_tenant;
 use crate::auth;
 use crate::cli::{KeysCommand, TenantsCommand};
 use crate::connect;
-use crate::settings::{CommonOpts, StoreOpts};
+use crate::settings::{CommonOpts, KeyOpts, StoreOpts};
 
 fn now_ms() -> i64 {
     i64::try_from(now_unix_millis()).unwrap_or(i64::MAX)
@@ -48,7 +48,7 @@ pub async fn tenants(
 pub async fn keys(
     common: &CommonOpts,
     store_opts: &StoreOpts,
-    pepper: Option<&str>,
+    key_opts: &KeyOpts,
     which: KeysCommand,
 ) -> Result<()> {
     let store = connect::job_store(common, store_opts).await?;
@@ -59,7 +59,7 @@ pub async fn keys(
             label,
             json,
         } => {
-            let pepper = auth::pepper(pepper, &common.data_dir)?;
+            let pepper = key_opts.pepper(common)?;
             let key = auth::new_key(&pepper, &tenant, &label, now_ms());
             if !t.add_key(&key.record).await? {
                 bail!(
