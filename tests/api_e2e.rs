@@ -10,141 +10,13 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::api::{cli, start_api};
 use support::fixtures;
 use support::fleet::{Fleet, Kind, create_bucket, s3};
-
-struct Api {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `docfleet api` on a free port and waits for its address.
-fn start_api(fleet: &Fleet, name: &str, extra: &[(&str, &str)]) -> Api {
-    let log = fleet.data_dir().join(format!("{name}.log"));
-    let child = fleet
-        .cmd()
-        .arg("api")
-        .env("DOCFLEET_API_ADDR", "127.0.0.1:0")
-        .env("DOCFLEET_API_MAX_BODY_BYTES", "4096")
-        .envs(extra.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    // Owned by `Api` from here, so a failed start still kills and reaps it.
-    let mut api = Api {
-        child,
-        base: String::new(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(addr) = text
-            .lines()
-            .find_map(|l| l.strip_prefix("docfleet API listening on "))
-        {
-            api.base = addr.trim().to_owned();
-            return api;
-        }
-        assert!(Instant::now() < deadline, "the API did not start:\n{text}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-struct Reply {
-    status: u16,
-    headers: String,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    /// A problem+json answer with this status.
-    fn assert_problem(&self, status: u16) {
-        assert_eq!(self.status, status, "{}", self.body);
-        assert!(
-            self.headers.contains("application/problem+json"),
-            "{}",
-            self.headers
-        );
-        let p = self.json();
-        assert_eq!(p["status"], status);
-        assert!(!p["detail"].as_str().unwrap().is_empty());
-    }
-}
-
-impl Api {
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        body: Option<&str>,
-        headers: &[&str],
-    ) -> Reply {
-        let mut cmd = Command::new("curl");
-        cmd.args(["-s", "-i", "-X", method, &format!("{}{path}", self.base)]);
-        if let Some(key) = key {
-            cmd.args(["-H", &format!("Authorization: Bearer {key}")]);
-        }
-        if let Some(body) = body {
-            cmd.args([
-                "-H",
-                "content-type: application/json",
-                "--data-binary",
-                body,
-            ]);
-        }
-        // No `Expect: 100-continue` (its interim answer would precede the real one).
-        cmd.args(["-H", "Expect:"]);
-        // Extra curl arguments: headers ("Name: value") or whole options ("-F", "…").
-        let mut extra = headers.iter();
-        while let Some(h) = extra.next() {
-            if h.starts_with('-') {
-                cmd.arg(h).args(extra.next());
-            } else {
-                cmd.args(["-H", h]);
-            }
-        }
-        let out = cmd.output().expect("curl");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        assert!(status < 500, "{method} {path} answered {status}: {body}");
-        Reply {
-            status,
-            headers: head.to_lowercase(),
-            body: body.to_owned(),
-        }
-    }
-
-    fn get(&self, path: &str, key: &str) -> Reply {
-        self.call("GET", path, Some(key), None, &[])
-    }
-
-    fn post(&self, path: &str, key: &str, body: &Value, headers: &[&str]) -> Reply {
-        self.call("POST", path, Some(key), Some(&body.to_string()), headers)
-    }
-}
-
-fn cli(fleet: &Fleet, args: &[&str]) -> String {
-    let out = support::ok(fleet.cmd().args(args).output().unwrap());
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 fn uri(name: &str) -> String {
     let path = std::fs::canonicalize(fixtures().join("docs").join(name)).unwrap();
@@ -190,8 +62,12 @@ fn submit_run_read_with_tenants_kept_apart() {
     api.post("/v1/jobs", &a, &other, &["Idempotency-Key: upload-1"])
         .assert_problem(422);
 
-    // A batch of three.
-    let batch = json!({"uris": [uri("marathon-training.md"), uri("ocean-tides.html"), uri("volcanic-eruptions.pdf")]});
+    // A batch of three, with a batch callback (its receiver refuses the first request).
+    let (hook_url, hooks) = hook_receiver();
+    let batch = json!({
+        "uris": [uri("marathon-training.md"), uri("ocean-tides.html"), uri("volcanic-eruptions.pdf")],
+        "callback_url": hook_url,
+    });
     let reply = api.post("/v1/batches", &a, &batch, &[]);
     assert_eq!(reply.status, 202, "{}", reply.body);
     let batch_id = reply.json()["batch_id"].as_str().unwrap().to_owned();
@@ -254,6 +130,36 @@ fn submit_run_read_with_tenants_kept_apart() {
         .map(|s| progress[s].as_u64().unwrap())
         .sum();
     assert_eq!(sum, 3, "the counts add up");
+    // One batch.completed, sent again after the refusal with the same delivery id.
+    let got: Vec<Hook> = (0..2)
+        .map(|_| {
+            hooks
+                .recv_timeout(Duration::from_secs(60))
+                .expect("a batch webhook")
+        })
+        .collect();
+    assert_eq!(got[0].body, got[1].body);
+    assert_eq!(delivery_id(&got[0]), delivery_id(&got[1]));
+    let event: Value = serde_json::from_str(&got[1].body).unwrap();
+    assert_eq!(
+        (
+            &event["event"],
+            &event["batch_id"],
+            &event["total"],
+            &event["succeeded"]
+        ),
+        (
+            &json!("batch.completed"),
+            &json!(batch_id),
+            &json!(3),
+            &json!(3)
+        ),
+        "{event}"
+    );
+    assert!(
+        hooks.recv_timeout(Duration::from_secs(2)).is_err(),
+        "one event per batch, not one per job"
+    );
 
     // Paging: 5 jobs, 3 per page.
     let page1 = api.get("/v1/jobs?limit=3", &a).json();
@@ -296,6 +202,145 @@ fn submit_run_read_with_tenants_kept_apart() {
             .unwrap()
             .is_empty()
     );
+    // Search: the caller's vectors only, best first.
+    let found = api.post(
+        "/v1/search",
+        &a,
+        &json!({"query": "how do honeybee swarms choose a new home", "top_k": 3}),
+        &[],
+    );
+    assert_eq!(found.status, 200, "{}", found.body);
+    let results = found.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert!(
+        results[0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("honeybee-swarms.txt"),
+        "{results:?}"
+    );
+    let bee_doc = results[0]["doc_id"].as_str().unwrap().to_owned();
+    let only = api
+        .post(
+            "/v1/search",
+            &a,
+            &json!({"query": "chess", "top_k": 50, "filter": {"doc_id": bee_doc}}),
+            &[],
+        )
+        .json();
+    let only = only["results"].as_array().unwrap();
+    assert!(!only.is_empty() && only.iter().all(|r| r["doc_id"] == bee_doc.as_str()));
+    let b_found = api
+        .post("/v1/search", &b, &json!({"query": "honeybee swarms"}), &[])
+        .json();
+    assert_eq!(
+        b_found["results"],
+        json!([]),
+        "tenant B finds nothing of A's"
+    );
+    let b_filtered = api
+        .post(
+            "/v1/search",
+            &b,
+            &json!({"query": "honeybee", "filter": {"doc_id": bee_doc}}),
+            &[],
+        )
+        .json();
+    assert_eq!(b_filtered["results"], json!([]), "not even by A's doc id");
+    api.call(
+        "DELETE",
+        &format!("/v1/documents/{bee_doc}"),
+        Some(&b),
+        None,
+        &[],
+    )
+    .assert_problem(404);
+    api.post("/v1/search", &a, &json!({"query": "  "}), &[])
+        .assert_problem(400);
+    api.post("/v1/search", &a, &json!({"query": "x", "top_k": 0}), &[])
+        .assert_problem(400);
+    api.post("/v1/search", &a, &json!({"query": "x", "top_k": 1.5}), &[])
+        .assert_problem(422);
+    api.post(
+        "/v1/search",
+        &a,
+        &json!({"query": "x", "filter": {"tenant": "globex"}}),
+        &[],
+    )
+    .assert_problem(422);
+    api.call("DELETE", "/v1/documents/not-hex", Some(&a), None, &[])
+        .assert_problem(400);
+
+    // Delete the uploaded document: its points, its artifacts and the upload itself.
+    let chess = api
+        .post(
+            "/v1/search",
+            &a,
+            &json!({"query": "chess openings", "top_k": 1}),
+            &[],
+        )
+        .json();
+    let chess = &chess["results"][0];
+    assert_eq!(chess["source"], uploaded["source"], "{chess}");
+    let chess_doc = chess["doc_id"].as_str().unwrap().to_owned();
+    let objects = |prefix: &str| -> Vec<String> {
+        support::fleet::block_on(s3().list(&bucket, prefix))
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    };
+    let upload_key = source
+        .strip_prefix(&format!("s3://{bucket}/"))
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        objects(&upload_key).as_slice(),
+        std::slice::from_ref(&upload_key)
+    );
+    let artifacts = objects(&format!("fleet/acme/{chess_doc}/"));
+    assert_eq!(artifacts.len(), 3, "text, chunks, manifest: {artifacts:?}");
+    let deleted = api.call(
+        "DELETE",
+        &format!("/v1/documents/{chess_doc}"),
+        Some(&a),
+        None,
+        &[],
+    );
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    let deleted = deleted.json();
+    assert!(
+        deleted["points_deleted"].as_u64().unwrap() >= 1,
+        "{deleted}"
+    );
+    assert_eq!(deleted["objects_deleted"], 4, "{deleted}");
+    assert!(objects(&format!("fleet/acme/{chess_doc}/")).is_empty());
+    assert!(objects(&upload_key).is_empty(), "the upload is gone too");
+    let after = api
+        .post(
+            "/v1/search",
+            &a,
+            &json!({"query": "chess openings", "top_k": 20}),
+            &[],
+        )
+        .json();
+    assert!(
+        after["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["doc_id"] != chess_doc.as_str()),
+        "{after}"
+    );
+    api.call(
+        "DELETE",
+        &format!("/v1/documents/{chess_doc}"),
+        Some(&a),
+        None,
+        &[],
+    )
+    .assert_problem(404);
+
     // B replaying A's idempotency key makes B's own job, not A's.
     let b_job = api
         .post("/v1/jobs", &b, &body, &["Idempotency-Key: upload-1"])
@@ -342,6 +387,8 @@ fn submit_run_read_with_tenants_kept_apart() {
         "/v1/jobs/{job_id}",
         "/v1/batches",
         "/v1/batches/{batch_id}",
+        "/v1/search",
+        "/v1/documents/{doc_id}",
     ] {
         assert!(
             spec["paths"][path].is_object(),
@@ -423,6 +470,15 @@ fn hook_receiver() -> (String, std::sync::mpsc::Receiver<Hook>) {
     (url, rx)
 }
 
+fn delivery_id(h: &Hook) -> String {
+    h.headers
+        .lines()
+        .find_map(|l| l.strip_prefix("docfleet-delivery:"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
 /// HMAC-SHA256 by Python's hmac module: an implementation independent of the worker's.
 fn python_hmac(secret: &str, message: &str) -> String {
     let out = Command::new("python3")
@@ -474,14 +530,7 @@ fn completion_webhooks_are_signed_and_retried() {
         worker.log_text()
     );
 
-    let delivery = |h: &Hook| {
-        h.headers
-            .lines()
-            .find_map(|l| l.strip_prefix("docfleet-delivery:"))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
+    let delivery = delivery_id;
     // The refused one came again with the same delivery id and body (maybe after the other).
     let retried: Vec<&Hook> = got[1..]
         .iter()

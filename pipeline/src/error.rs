@@ -41,6 +41,9 @@ pub enum Error {
     Model(#[from] docfleet_models::Error),
     #[error("embed lane: {0}")]
     EmbedLane(String),
+    /// The embedded index is locked by another process (one writer, or readers while none writes).
+    #[error("index at {dir} is in use by another docfleet process")]
+    IndexInUse { dir: String },
     #[error("vector index: {message}")]
     Index { message: String, retryable: bool },
     #[error("object store: {message}")]

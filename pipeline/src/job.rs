@@ -43,11 +43,15 @@ pub struct JobOptions {
     /// `http(s)://…` notified (POST, signed) when the job succeeds or is dead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
+    /// The batch's `callback_url` (set by `POST /v1/batches`): notified once, by the worker that
+    /// records the batch's last verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_callback_url: Option<String>,
 }
 
 /// A count, also when a JSON client writes it as `256.0` (JSON has one number type, and JSON
 /// Schema's `integer` admits it); a fraction or a negative number is refused.
-fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
     let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
         return Ok(None);
     };
@@ -164,7 +168,8 @@ impl JobMessage {
         }
         validate_tenant(&self.tenant)?;
         validate_source(&self.source)?;
-        validate_callback(self.options.callback_url.as_deref())
+        validate_callback(self.options.callback_url.as_deref())?;
+        validate_callback(self.options.batch_callback_url.as_deref())
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {

@@ -81,6 +81,46 @@ async fn store_round_trips_under_a_prefix() {
 }
 
 #[tokio::test]
+async fn store_lists_and_deletes_a_prefix_and_maps_sources_back_to_keys() {
+    let (client, bucket) = bucket("delete").await;
+    let store = S3Store::new(client.clone(), &bucket, "fleet");
+    let k = |s: &str| ObjectKey::new(s).unwrap();
+    for key in [
+        "acme/d/v1/a.json",
+        "acme/d/v2/b.json",
+        "acme/dd/x",
+        "acme/other/a",
+    ] {
+        store.put(&k(key), b"x".to_vec()).await.unwrap();
+    }
+    let listed = store.list(&k("acme/d")).await.unwrap();
+    assert_eq!(listed, [k("acme/d/v1/a.json"), k("acme/d/v2/b.json")]);
+
+    let uri = store.source_uri(&k("acme/d/v1/a.json"));
+    assert_eq!(uri, format!("s3://{bucket}/fleet/acme/d/v1/a.json"));
+    assert_eq!(store.key_of_source(&uri), Some(k("acme/d/v1/a.json")));
+    assert_eq!(
+        store.key_of_source(&format!("s3://{bucket}/acme/d/v1/a.json")),
+        None
+    );
+    assert_eq!(
+        store.key_of_source("s3://other/fleet/acme/d/v1/a.json"),
+        None
+    );
+
+    store.delete(&listed).await.unwrap();
+    store.delete(&listed).await.unwrap(); // already gone: fine
+    let left: Vec<String> = client
+        .list(&bucket, "")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(left, ["fleet/acme/dd/x", "fleet/acme/other/a"]);
+}
+
+#[tokio::test]
 async fn large_objects_go_up_in_parts_and_come_back_whole() {
     let (client, bucket) = bucket("multipart").await;
     let store = S3Store::new(client.clone(), &bucket, "");

@@ -110,4 +110,5 @@ pub fn manifests(data_dir: &Path) -> usize {
         .filter(|p| p.ends_with("manifest.json"))
         .count()
 }
+pub mod api;
 pub mod fleet;

@@ -15,6 +15,7 @@ use docfleet_pipeline::extract::{
 };
 use docfleet_pipeline::index::VectorIndex;
 use docfleet_pipeline::index::embedded::EmbeddedIndex;
+use docfleet_pipeline::index::qdrant::{QdrantConfig, QdrantIndex, Tenancy};
 use docfleet_pipeline::job::JobOptions;
 use docfleet_pipeline::process::Processor;
 use docfleet_pipeline::source::SourceReader;
@@ -26,7 +27,7 @@ use docfleet_pipeline::version;
 use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
 use tokenizers::Tokenizer;
 
-use crate::settings::{CommonOpts, PipelineOpts};
+use crate::settings::{CommonOpts, PipelineOpts, QdrantTenancy};
 
 /// Texts merged into one model call from concurrent documents.
 const MAX_TEXTS_PER_EMBED_CALL: usize = 512;
@@ -142,7 +143,7 @@ pub async fn build_pipelines(
     let (chunker, pipeline_version) = chunking.make(default_chunking.clone())?;
 
     let extractor = build_extractor(common, opts)?;
-    let index = EmbeddedIndex::open(&common.index_dir())?;
+    let index = open_index(common, IndexAccess::Write)?;
     index.ensure_collection(embedder.dims()).await?;
 
     let default = Processor {
@@ -151,7 +152,7 @@ pub async fn build_pipelines(
         model_id: embedder.model_id().to_owned(),
         dims: embedder.dims(),
         embed: EmbedLane::start_observed(embedder, MAX_TEXTS_PER_EMBED_CALL, observer),
-        index: Arc::new(index),
+        index,
         store: build_object_store(common).await?,
         pipeline_version,
         max_file_bytes: opts.max_file_bytes,
@@ -163,6 +164,49 @@ pub async fn build_pipelines(
         chunking,
         by_chunking: Mutex::new(HashMap::new()),
     })
+}
+
+/// Whether the embedded index is opened as its one writer or as a reader (a Qdrant server takes
+/// both from anywhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexAccess {
+    Write,
+    Read,
+}
+
+/// The vector index: the Qdrant server at `qdrant_url`, else the embedded index in
+/// `<data_dir>/index`.
+pub fn open_index(common: &CommonOpts, access: IndexAccess) -> Result<Arc<dyn VectorIndex>> {
+    let opts = &common.index;
+    if let Some(url) = &opts.qdrant_url {
+        let cfg = QdrantConfig {
+            url: url.clone(),
+            api_key: opts.qdrant_api_key.clone(),
+            collection: opts.qdrant_collection.clone(),
+            tenancy: match opts.qdrant_tenancy {
+                QdrantTenancy::Shared => Tenancy::Shared,
+                QdrantTenancy::PerTenant => Tenancy::PerTenant,
+            },
+            upsert_batch_points: usize::try_from(opts.qdrant_upsert_batch_points)?,
+            upsert_parallelism: usize::try_from(opts.qdrant_upsert_parallelism)?,
+            timeout_secs: opts.qdrant_timeout_secs,
+            max_attempts: opts.qdrant_max_attempts,
+        };
+        return Ok(Arc::new(QdrantIndex::connect(cfg)?));
+    }
+    let dir = common.index_dir();
+    Ok(match access {
+        IndexAccess::Write => Arc::new(EmbeddedIndex::open(&dir)?),
+        IndexAccess::Read => Arc::new(EmbeddedIndex::open_read_only(&dir)?),
+    })
+}
+
+/// Where the vectors are, for messages.
+pub fn index_location(common: &CommonOpts) -> String {
+    match &common.index.qdrant_url {
+        Some(url) => format!("Qdrant at {url}"),
+        None => common.index_dir().display().to_string(),
+    }
 }
 
 /// The artifact store: a bucket for `s3://bucket/prefix`, else a folder (default

@@ -124,6 +124,10 @@ pub enum Command {
     /// Print the effective configuration (flags, then DOCFLEET_… variables, then defaults) as
     /// JSON, with passwords and secrets replaced by ***.
     Config {
+        /// Instead: every DOCFLEET_… variable an option of any command reads, one per line
+        /// (deployment manifests are checked against it).
+        #[arg(long)]
+        env_vars: bool,
         #[command(flatten)]
         pipeline: PipelineOpts,
         #[command(flatten)]

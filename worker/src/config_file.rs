@@ -15,8 +15,8 @@ use crate::cli::Cli;
 
 pub const CONFIG_ENV: &str = "DOCFLEET_CONFIG";
 
-/// Every `DOCFLEET_…` variable an option of any command reads.
-fn option_vars() -> BTreeSet<String> {
+/// Every `DOCFLEET_…` variable an option of any command reads (`DOCFLEET_CONFIG` aside).
+pub fn option_vars() -> BTreeSet<String> {
     fn walk(cmd: &clap::Command, out: &mut BTreeSet<String>) {
         for arg in cmd.get_arguments() {
             if let Some(env) = arg.get_env().and_then(|e| e.to_str()) {
@@ -140,6 +140,24 @@ mod tests {
         );
         assert!(parse("queue = ").is_err());
         assert!(parse("[queue]\nkind = 1").is_err());
+    }
+
+    #[test]
+    fn lists_the_variables_of_every_command() {
+        let vars = option_vars();
+        for v in [
+            "DOCFLEET_DRAIN_TIMEOUT_SECS", // worker
+            "DOCFLEET_API_ADDR",           // api
+            "DOCFLEET_QDRANT_URL",         // global
+            "DOCFLEET_AMQP_URL",           // queue options
+        ] {
+            assert!(vars.contains(v), "{v} missing");
+        }
+        assert!(
+            !vars.contains(CONFIG_ENV),
+            "the config file's own variable is not an option"
+        );
+        assert!(vars.iter().all(|v| v.starts_with("DOCFLEET_")));
     }
 
     #[test]

@@ -131,6 +131,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 chunk_max_tokens,
                 chunk_overlap_tokens,
                 callback_url,
+                batch_callback_url: None,
             };
             let done =
                 commands::enqueue::enqueue(common, &store, &queue, &sources, options).await?;
@@ -201,7 +202,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             api::api(common, &store, &queue, &api).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Config { env_vars: true, .. } => {
+            for var in config_file::option_vars() {
+                println!("{var}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config {
+            env_vars: false,
             pipeline,
             store,
             queue,

@@ -38,6 +38,66 @@ pub struct CommonOpts {
     pub device: String,
     #[command(flatten)]
     pub storage: StorageOpts,
+    #[command(flatten)]
+    pub index: IndexOpts,
+}
+
+/// Where vectors go: the embedded on-disk index (`<data_dir>/index`), or a Qdrant server.
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct IndexOpts {
+    /// Qdrant's gRPC URL (e.g. http://qdrant:6334). Unset: the embedded index in <data_dir>/index.
+    #[arg(long, env = "DOCFLEET_QDRANT_URL", global = true)]
+    pub qdrant_url: Option<String>,
+    /// Qdrant API key (sent as `api-key`).
+    #[arg(
+        long,
+        env = "DOCFLEET_QDRANT_API_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    #[serde(serialize_with = "secret")]
+    pub qdrant_api_key: Option<String>,
+    /// The collection (shared tenancy), or the prefix of `<collection>_<tenant>` (per-tenant).
+    #[arg(
+        long,
+        env = "DOCFLEET_QDRANT_COLLECTION",
+        default_value = "docfleet",
+        global = true
+    )]
+    pub qdrant_collection: String,
+    /// shared: one collection, filtered by tenant (Qdrant's recommendation); per-tenant: one
+    /// collection per tenant.
+    #[arg(
+        long,
+        env = "DOCFLEET_QDRANT_TENANCY",
+        value_enum,
+        default_value = "shared",
+        global = true
+    )]
+    pub qdrant_tenancy: QdrantTenancy,
+    /// Points per upsert request.
+    #[arg(long, env = "DOCFLEET_QDRANT_UPSERT_BATCH_POINTS", default_value_t = 128, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub qdrant_upsert_batch_points: u64,
+    /// Upsert requests in flight at once per document.
+    #[arg(long, env = "DOCFLEET_QDRANT_UPSERT_PARALLELISM", default_value_t = 4, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub qdrant_upsert_parallelism: u64,
+    /// Timeout of one Qdrant request.
+    #[arg(long, env = "DOCFLEET_QDRANT_TIMEOUT_SECS", default_value_t = 30, global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub qdrant_timeout_secs: u64,
+    /// Attempts per Qdrant request (unavailable, timeouts, rate limits are retried with backoff).
+    #[arg(long, env = "DOCFLEET_QDRANT_MAX_ATTEMPTS", default_value_t = 5, global = true,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub qdrant_max_attempts: u32,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QdrantTenancy {
+    Shared,
+    PerTenant,
 }
 
 /// Where artifacts go and how S3 (sources and artifacts) is reached.

@@ -214,6 +214,11 @@ impl From<&Error> for WireError {
                 message: message.clone(),
                 retryable: *retryable,
             },
+            // Never from an extractor; kept as its text.
+            Error::IndexInUse { .. } => WireError::Index {
+                message: e.to_string(),
+                retryable: false,
+            },
             Error::Store { message, retryable } => WireError::Store {
                 message: message.clone(),
                 retryable: *retryable,

@@ -1,10 +1,12 @@
 //! The index lane's port: where vectors live and how they are searched.
 //!
-//! Adapters: [`embedded`] (on-disk, for local runs; the default). A Qdrant server adapter
-//! implements the same trait. Every write is idempotent: point ids are derived from
+//! Adapters: [`embedded`] (on-disk, for local runs; the default) and `qdrant` (a Qdrant server,
+//! behind the `qdrant` feature). Every write is idempotent: point ids are derived from
 //! (tenant, doc_id, chunk_index), so a re-run overwrites instead of duplicating.
 
 pub mod embedded;
+#[cfg(feature = "qdrant")]
+pub mod qdrant;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -41,6 +43,17 @@ pub struct Point {
 pub struct VersionKey {
     pub content_sha256: String,
     pub pipeline_version: String,
+}
+
+impl VersionKey {
+    /// A key no stored version has (`content_sha256` is always 64 hex digits): keeping it
+    /// deletes every version.
+    pub fn none() -> Self {
+        Self {
+            content_sha256: String::new(),
+            pipeline_version: String::new(),
+        }
+    }
 }
 
 /// The points of one document version present in the index.
@@ -87,6 +100,12 @@ pub trait VectorIndex: Send + Sync {
     /// Deletes the document's points of every version but `keep`; returns how many went.
     async fn delete_doc_except(&self, tenant: &str, doc_id: &str, keep: &VersionKey)
     -> Result<u64>;
+
+    /// Deletes every point of the document; returns how many went.
+    async fn delete_doc(&self, tenant: &str, doc_id: &str) -> Result<u64> {
+        self.delete_doc_except(tenant, doc_id, &VersionKey::none())
+            .await
+    }
 
     /// The versions of a document present in the index, with their point counts.
     async fn doc_versions(&self, tenant: &str, doc_id: &str) -> Result<Vec<DocVersion>>;

@@ -98,6 +98,83 @@ impl ObjectStore for LocalStore {
             Err(e) => Err(e.into()),
         }
     }
+
+    fn key_of_source(&self, uri: &str) -> Option<ObjectKey> {
+        let root = std::path::absolute(&self.root).ok()?;
+        let rest = Path::new(uri.strip_prefix("file://")?)
+            .strip_prefix(&root)
+            .ok()?;
+        ObjectKey::new(rest.to_str()?).ok()
+    }
+
+    async fn list(&self, prefix: &ObjectKey) -> Result<Vec<ObjectKey>> {
+        let root = self.root.clone();
+        let dir = self.path_of(prefix);
+        let mut keys = tokio::task::spawn_blocking(move || files_under(&root, &dir))
+            .await
+            .map_err(|e| Error::store(format!("listing task failed: {e}"), true))??;
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn delete(&self, keys: &[ObjectKey]) -> Result<()> {
+        for key in keys {
+            let path = self.path_of(key);
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => prune_empty_dirs(&self.root, &path).await,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keys of the files under `dir` (none if it does not exist); temp files of unfinished writes
+/// left out.
+fn files_under(root: &Path, dir: &Path) -> Result<Vec<ObjectKey>> {
+    let mut keys = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if !is_temp(&path)
+                && let Some(key) = path
+                    .strip_prefix(root)
+                    .ok()
+                    .and_then(|k| k.to_str())
+                    .and_then(|k| ObjectKey::new(k).ok())
+            {
+                keys.push(key);
+            }
+        }
+    }
+    Ok(keys)
+}
+
+fn is_temp(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"))
+}
+
+/// Removes the folders left empty above a deleted file, up to (not including) the root.
+async fn prune_empty_dirs(root: &Path, file: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir.filter(|d| d.starts_with(root) && *d != root) {
+        // Fails (and stops) at the first folder that still holds something.
+        if tokio::fs::remove_dir(d).await.is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
 }
 
 #[cfg(test)]
@@ -126,6 +203,41 @@ mod tests {
             leftovers.len(),
             1,
             "no temp files left behind: {leftovers:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn lists_and_deletes_a_prefix_and_maps_source_uris_back_to_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let k = |s: &str| ObjectKey::new(s).unwrap();
+        for key in [
+            "t/d/v1/a.json",
+            "t/d/v2/b.json",
+            "t/other/v1/a.json",
+            "t/dd/x",
+        ] {
+            store.put(&k(key), b"x".to_vec()).await.unwrap();
+        }
+        std::fs::write(dir.path().join("t/d/v1/.a.json.1.0.tmp"), b"partial").unwrap();
+        let listed = store.list(&k("t/d")).await.unwrap();
+        assert_eq!(listed, [k("t/d/v1/a.json"), k("t/d/v2/b.json")]);
+        assert!(store.list(&k("t/none")).await.unwrap().is_empty());
+
+        let uri = store.source_uri(&k("t/d/v1/a.json"));
+        assert_eq!(store.key_of_source(&uri), Some(k("t/d/v1/a.json")));
+        assert_eq!(store.key_of_source("file:///elsewhere/a.json"), None);
+        assert_eq!(store.key_of_source("s3://b/t/d/v1/a.json"), None);
+
+        store.delete(&listed).await.unwrap();
+        store.delete(&listed).await.unwrap(); // already gone: fine
+        assert!(
+            !dir.path().join("t/d/v2").exists(),
+            "emptied folders pruned"
+        );
+        assert_eq!(
+            store.list(&k("t")).await.unwrap(),
+            [k("t/dd/x"), k("t/other/v1/a.json")]
         );
     }
 }

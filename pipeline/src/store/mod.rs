@@ -59,6 +59,12 @@ pub trait ObjectStore: Send + Sync {
     /// The object as a job source (`file:///…` or `s3://bucket/…`), for documents stored here
     /// first (API uploads).
     fn source_uri(&self, key: &ObjectKey) -> String;
+    /// The inverse of [`Self::source_uri`]: the key, when `uri` names an object of this store.
+    fn key_of_source(&self, uri: &str) -> Option<ObjectKey>;
+    /// Every object under `prefix/`, in key order.
+    async fn list(&self, prefix: &ObjectKey) -> Result<Vec<ObjectKey>>;
+    /// Deletes the objects; one already gone is not an error.
+    async fn delete(&self, keys: &[ObjectKey]) -> Result<()>;
 }
 
 #[cfg(test)]

@@ -26,7 +26,8 @@ use std::sync::Arc;
 
 pub use error::{Error, Result};
 pub use model::{
-    JobCursor, JobOutcome, JobRecord, JobState, ListFilter, StartOutcome, StateCounts, StoreOptions,
+    BatchCounts, JobCursor, JobOutcome, JobRecord, JobState, ListFilter, StartOutcome, StateCounts,
+    StoreOptions,
 };
 pub use postgres::PostgresJobStore;
 pub use sqlite::SqliteJobStore;

@@ -168,6 +168,13 @@ pub struct StateCounts {
     pub dead: u64,
 }
 
+/// A batch's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchCounts {
+    pub counts: StateCounts,
+    pub first_created_at_ms: i64,
+}
+
 impl StateCounts {
     pub fn get(&self, state: JobState) -> u64 {
         match state {

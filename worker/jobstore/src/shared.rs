@@ -291,6 +291,33 @@ macro_rules! impl_job_store {
                 Ok(counts)
             }
 
+            async fn batch_counts(
+                &self,
+                tenant: &str,
+                batch_id: uuid::Uuid,
+            ) -> $crate::error::Result<Option<$crate::model::BatchCounts>> {
+                use sqlx::Row as _;
+                let rows = sqlx::query($q.batch_counts)
+                    .bind(tenant)
+                    .bind(batch_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut out: Option<$crate::model::BatchCounts> = None;
+                for row in rows {
+                    let state: String = row.try_get(0)?;
+                    let state = $crate::shared::parse_state(uuid::Uuid::nil(), &state)?;
+                    let n: i64 = row.try_get(1)?;
+                    let first: i64 = row.try_get(2)?;
+                    let b = out.get_or_insert($crate::model::BatchCounts {
+                        counts: $crate::model::StateCounts::default(),
+                        first_created_at_ms: first,
+                    });
+                    *b.counts.slot(state) = u64::try_from(n).unwrap_or(0);
+                    b.first_created_at_ms = b.first_created_at_ms.min(first);
+                }
+                Ok(out)
+            }
+
             async fn lease_next(
                 &self,
                 worker_id: &str,

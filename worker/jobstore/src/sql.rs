@@ -17,6 +17,7 @@ pub(crate) struct Queries {
     pub get_for_tenant: &'static str,
     pub list: &'static str,
     pub counts: &'static str,
+    pub batch_counts: &'static str,
     pub reap_expired: &'static str,
     pub claim: &'static str,
 }
@@ -148,6 +149,8 @@ macro_rules! queries {
             ),
             counts: "SELECT state, COUNT(*) FROM jobs WHERE ($1 IS NULL OR tenant = $1) \
                      GROUP BY state",
+            batch_counts: "SELECT state, COUNT(*), MIN(created_at_ms) FROM jobs \
+                           WHERE tenant = $1 AND batch_id = $2 GROUP BY state",
             reap_expired: concat!(
                 "UPDATE jobs SET state = 'dead', lease_expires_at_ms = NULL, \
                  error = 'attempt limit reached: the lease of the last attempt expired without \

@@ -7,7 +7,9 @@ use docfleet_pipeline::job::JobMessage;
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::model::{JobOutcome, JobRecord, JobState, ListFilter, StartOutcome, StateCounts};
+use crate::model::{
+    BatchCounts, JobOutcome, JobRecord, JobState, ListFilter, StartOutcome, StateCounts,
+};
 
 /// The job table: state of every job, and (for the "local" queue) the queue itself.
 ///
@@ -68,6 +70,10 @@ pub trait JobStore: Send + Sync {
 
     /// Jobs per state, for one tenant or all.
     async fn counts_by_state(&self, tenant: Option<&str>) -> Result<StateCounts>;
+
+    /// The tenant's batch: jobs per state and when its first job was created (`None` for no
+    /// such batch, or another tenant's).
+    async fn batch_counts(&self, tenant: &str, batch_id: Uuid) -> Result<Option<BatchCounts>>;
 
     /// The job-table queue: atomically claims up to `max` jobs in creation (FIFO) order that are
     /// `Queued` (or `Failed`), or `Running` with an expired lease, for `worker_id`, as `start`

@@ -46,6 +46,7 @@ suite!(
     table_queue_delivers_rows_as_messages,
     list_filters_and_pages,
     counts_by_state_per_tenant,
+    batch_counts_are_per_tenant_and_batch,
     get_for_tenant_is_scoped,
     migrations_rerun_on_reconnect,
     tenants_and_keys,

@@ -6,7 +6,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use docfleet_jobstore::{JobCursor, JobRecord, JobState, ListFilter, StateCounts};
+use docfleet_jobstore::{JobCursor, JobRecord, JobState, ListFilter};
 use docfleet_pipeline::artifacts::now_unix_millis;
 use docfleet_pipeline::job::{JobMessage, JobOptions};
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,8 @@ pub struct BatchRequest {
     prefix: Option<String>,
     #[serde(default)]
     options: JobOptions,
+    /// Notified once (`batch.completed`) when every job of the batch has succeeded or is dead.
+    callback_url: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -110,6 +112,16 @@ fn derived_id(tenant: &str, key: &str, what: &str) -> Uuid {
     )
 }
 
+/// `batch_callback_url` travels in the options but only the batch's `callback_url` sets it.
+fn check_options(options: &JobOptions) -> Result<(), Problem> {
+    match options.batch_callback_url {
+        Some(_) => Err(Problem::bad_request(
+            "options.batch_callback_url is not an option: give the batch a `callback_url`",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A validated message for one source of the caller's.
 fn message(
     s: &ApiState,
@@ -168,11 +180,13 @@ pub async fn submit_job(
     let mut msg = if content_type.starts_with("multipart/form-data") {
         let form = Multipart::from_request(req, &s).await.map_err(rejection)?;
         let (source, options) = store_upload(&s, &caller.tenant, form).await?;
+        check_options(&options)?;
         // Our own object: allowed whatever the file-source setting.
         JobMessage::new(&caller.tenant, &source, options)
             .map_err(|e| Problem::bad_request(e.to_string()))?
     } else {
         let req = json_body::<JobRequest>(&s, content_type, req).await?;
+        check_options(&req.options)?;
         message(&s, &caller.tenant, &req.source, &req.options)?
     };
     let mut replayed = false;
@@ -259,10 +273,15 @@ pub async fn submit_batch(
     let batch_id = key
         .as_deref()
         .map_or_else(Uuid::new_v4, |k| derived_id(&caller.tenant, k, "batch"));
+    check_options(&req.options)?;
+    let options = JobOptions {
+        batch_callback_url: req.callback_url.clone(),
+        ..req.options
+    };
     // Every source is checked before any job is created.
     let mut msgs = Vec::with_capacity(uris.len());
     for uri in &uris {
-        let mut msg = message(&s, &caller.tenant, uri, &req.options)?;
+        let mut msg = message(&s, &caller.tenant, uri, &options)?;
         if key.is_some() {
             msg.job_id = Uuid::new_v5(&batch_id, uri.as_bytes());
         }
@@ -345,34 +364,16 @@ pub async fn get_batch(
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<BatchProgress>, Problem> {
     let Path(batch_id) = id.map_err(rejection)?;
-    let mut counts = StateCounts::default();
-    let mut first_created_ms = i64::MAX;
-    let mut after = None;
-    loop {
-        let page = s
-            .store
-            .list(&ListFilter {
-                tenant: Some(caller.tenant.clone()),
-                batch_id: Some(batch_id),
-                after,
-                limit: MAX_PAGE,
-                ..ListFilter::default()
-            })
-            .await
-            .map_err(|e| Problem::unavailable("listing the batch failed", e))?;
-        for job in &page {
-            *counts.slot(job.state) += 1;
-            first_created_ms = first_created_ms.min(job.created_at_ms);
-        }
-        match page.last() {
-            Some(last) if page.len() == MAX_PAGE as usize => after = Some(last.cursor()),
-            _ => break,
-        }
-    }
-    let total = counts.total();
-    if total == 0 {
+    let Some(batch) = s
+        .store
+        .batch_counts(&caller.tenant, batch_id)
+        .await
+        .map_err(|e| Problem::unavailable("reading the batch failed", e))?
+    else {
         return Err(Problem::not_found(format!("no batch {batch_id}")));
-    }
+    };
+    let (counts, first_created_ms) = (batch.counts, batch.first_created_at_ms);
+    let total = counts.total();
     let finished = counts.succeeded + counts.dead;
     let elapsed_ms = (now_unix_millis() as i64 - first_created_ms).max(0) as u64;
     let eta_secs = (finished > 0 && finished < total)

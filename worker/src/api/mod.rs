@@ -4,13 +4,18 @@
 //! - jobs.rs: submit jobs and batches, read jobs (paged) and batch progress.
 //! - problem.rs: RFC 9457 errors.
 //! - upload.rs: multipart uploads, stored before their job is submitted.
+//! - search.rs, documents.rs: search the caller's vectors; delete a document (points, artifacts).
+//! - index.rs: the index and the model as the API opens them.
 //! - metrics.rs: `/metrics` (requests by route and status, latency).
 //! - openapi.json: the contract, served at /openapi.json.
 
 mod auth;
+mod documents;
+mod index;
 mod jobs;
 mod metrics;
 mod problem;
+mod search;
 mod upload;
 
 use std::net::SocketAddr;
@@ -22,7 +27,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use docfleet_jobstore::JobStore;
 use docfleet_pipeline::store::ObjectStore;
 use docfleet_queue::JobProducer;
@@ -48,6 +53,8 @@ pub struct ApiState {
     pub objects: Arc<dyn ObjectStore>,
     /// Largest JSON body.
     pub max_body_bytes: usize,
+    pub index: index::ApiIndex,
+    pub embedder: index::LazyEmbedder,
 }
 
 async fn healthz() -> &'static str {
@@ -91,6 +98,8 @@ pub fn router(state: ApiState, max_upload_bytes: usize) -> Router {
         .route("/v1/jobs/{job_id}", get(jobs::get_job))
         .route("/v1/batches", post(jobs::submit_batch))
         .route("/v1/batches/{batch_id}", get(jobs::get_batch))
+        .route("/v1/search", post(search::search))
+        .route("/v1/documents/{doc_id}", delete(documents::delete_document))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
@@ -118,6 +127,8 @@ pub async fn api(
         common: Arc::new(common.clone()),
         objects: crate::app::build_object_store(common).await?,
         max_body_bytes: opts.api_max_body_bytes,
+        index: index::ApiIndex::new(common)?,
+        embedder: index::LazyEmbedder::default(),
     };
     let listener = tokio::net::TcpListener::bind(&opts.api_addr)
         .await

@@ -2,15 +2,14 @@
 
 use anyhow::Result;
 use docfleet_models::Embedder;
-use docfleet_pipeline::index::embedded::EmbeddedIndex;
-use docfleet_pipeline::index::{Filter, SearchHit, VectorIndex};
+use docfleet_pipeline::index::{Filter, SearchHit};
 use serde::Serialize;
 
-use crate::app;
+use crate::app::{self, IndexAccess};
 use crate::settings::CommonOpts;
 
 #[derive(Debug, Serialize)]
-struct HitView<'a> {
+pub struct HitView<'a> {
     rank: usize,
     score: f32,
     doc_id: &'a str,
@@ -23,7 +22,7 @@ struct HitView<'a> {
 
 pub async fn search(common: &CommonOpts, query: &str, top_k: usize, json: bool) -> Result<()> {
     let tenant = common.tenant()?.to_owned();
-    let index = EmbeddedIndex::open_read_only(&common.index_dir())?;
+    let index = app::open_index(common, IndexAccess::Read)?;
     let embedder = app::load_embedder(common, 4096)?;
     let vector = embedder.embed(&[query])?.remove(0);
     let hits = index
@@ -70,7 +69,7 @@ pub async fn search(common: &CommonOpts, query: &str, top_k: usize, json: bool) 
     Ok(())
 }
 
-fn view(rank: usize, h: &SearchHit) -> HitView<'_> {
+pub fn view(rank: usize, h: &SearchHit) -> HitView<'_> {
     let p = &h.payload;
     HitView {
         rank,

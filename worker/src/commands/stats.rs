@@ -1,13 +1,11 @@
 //! `docfleet stats`: documents, chunks and points per tenant.
 
-use anyhow::Result;
-use docfleet_pipeline::index::VectorIndex;
-use docfleet_pipeline::index::embedded::EmbeddedIndex;
-
+use crate::app::{self, IndexAccess};
 use crate::settings::CommonOpts;
+use anyhow::Result;
 
 pub async fn stats(common: &CommonOpts, json: bool) -> Result<()> {
-    let index = EmbeddedIndex::open_read_only(&common.index_dir())?;
+    let index = app::open_index(common, IndexAccess::Read)?;
     let stats = index.stats().await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&stats)?);
@@ -26,7 +24,7 @@ pub async fn stats(common: &CommonOpts, json: bool) -> Result<()> {
     if stats.is_empty() {
         println!(
             "(empty: nothing indexed in {})",
-            common.index_dir().display()
+            app::index_location(common)
         );
     }
     Ok(())

@@ -18,7 +18,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::doc_locks::DocLocks;
 use super::metrics::{DeadLetterReason, JobOutcomeLabel, Metrics};
 use super::retry::{RetryPolicy, durably};
-use super::webhooks::{JobEvent, Webhooks};
+use super::webhooks::{Event, JobEvent, Webhooks};
 use crate::app::Pipelines;
 
 /// What every job needs; shared by all in-flight jobs.
@@ -197,7 +197,8 @@ impl JobContext {
         processor.process(job).await
     }
 
-    /// Tells the job's `callback_url`, if any, in the background.
+    /// After a final verdict: tells the job's `callback_url`, and its batch's when this was the
+    /// batch's last job, in the background.
     fn callback(
         &self,
         msg: &JobMessage,
@@ -205,12 +206,20 @@ impl JobContext {
         counts: Option<(u64, u64)>,
         error: Option<&str>,
     ) {
+        if let Some(url) = &msg.options.batch_callback_url {
+            self.webhooks.batch_verdict(
+                self.store.clone(),
+                url.clone(),
+                msg.tenant.clone(),
+                msg.job_id,
+            );
+        }
         let Some(url) = &msg.options.callback_url else {
             return;
         };
         self.webhooks.notify(
             url.clone(),
-            JobEvent {
+            Event::Job(JobEvent {
                 event,
                 job_id: msg.job_id,
                 tenant: msg.tenant.clone(),
@@ -219,7 +228,7 @@ impl JobContext {
                 points: counts.map(|c| c.1),
                 error: error.map(str::to_owned),
                 at_unix_ms: docfleet_pipeline::artifacts::now_unix_millis(),
-            },
+            }),
         );
     }
 

@@ -1,11 +1,14 @@
 //! Completion webhooks: when a job with a `callback_url` succeeds or is dead, a JSON event is
-//! POSTed to it, off the job's path (a background task; the verdict never waits for it).
+//! POSTed to it, off the job's path (a background task; the verdict never waits for it). A batch
+//! with a `callback_url` gets one `batch.completed` event, from the worker that records the
+//! batch's last verdict.
 //!
 //! - Signed: `Docfleet-Signature: t=<unix secs>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
 //!   with `--webhook-secret`; receivers check it and the age of `t`. Without a secret the
 //!   events are sent unsigned (the worker warns once at start).
 //! - `Docfleet-Delivery: <uuid>`, the same on every attempt: receivers deduplicate by it (a
-//!   redelivered job can also notify twice: at-least-once).
+//!   redelivered job can also notify twice: at-least-once). A batch's is UUIDv5 of its id, so
+//!   two workers that both see the batch finish send the same one.
 //! - Retried on connection errors, timeouts, 408, 429 and 5xx with the worker's backoff, up to
 //!   `--webhook-max-attempts`; other 4xx are final. At most 16 deliveries at once. At exit the
 //!   worker waits for the ones under way up to its drain timeout; what is left then is lost
@@ -21,6 +24,8 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
+
+use docfleet_jobstore::JobStore;
 
 use super::retry::RetryPolicy;
 
@@ -39,6 +44,70 @@ pub struct JobEvent {
     pub points: Option<u64>,
     pub error: Option<String>,
     pub at_unix_ms: u64,
+}
+
+/// One batch, every job of it finished.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchEvent {
+    /// `batch.completed`.
+    pub event: &'static str,
+    pub batch_id: Uuid,
+    pub tenant: String,
+    pub total: u64,
+    pub succeeded: u64,
+    pub dead: u64,
+    pub at_unix_ms: u64,
+}
+
+/// What is sent.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Event {
+    Job(JobEvent),
+    Batch(BatchEvent),
+}
+
+/// Namespace of batch delivery ids.
+const BATCH_DELIVERY_NS: Uuid = Uuid::from_u128(0x0b4f_3c1d_77e2_4a51_9e08_5d2c_6f1a_0003);
+
+impl Event {
+    fn delivery(&self) -> Uuid {
+        match self {
+            Event::Job(_) => Uuid::new_v4(),
+            Event::Batch(b) => Uuid::new_v5(&BATCH_DELIVERY_NS, b.batch_id.as_bytes()),
+        }
+    }
+
+    fn subject(&self) -> String {
+        match self {
+            Event::Job(j) => format!("job {}", j.job_id),
+            Event::Batch(b) => format!("batch {}", b.batch_id),
+        }
+    }
+}
+
+/// The batch event, if `job_id` belongs to a batch whose jobs have all succeeded or are dead.
+async fn batch_completed(
+    store: &dyn JobStore,
+    tenant: &str,
+    job_id: Uuid,
+) -> docfleet_jobstore::Result<Option<BatchEvent>> {
+    let Some(batch_id) = store.get(job_id).await?.and_then(|r| r.batch_id) else {
+        return Ok(None);
+    };
+    let Some(b) = store.batch_counts(tenant, batch_id).await? else {
+        return Ok(None);
+    };
+    let c = b.counts;
+    Ok((c.succeeded + c.dead == c.total()).then(|| BatchEvent {
+        event: "batch.completed",
+        batch_id,
+        tenant: tenant.to_owned(),
+        total: c.total(),
+        succeeded: c.succeeded,
+        dead: c.dead,
+        at_unix_ms: docfleet_pipeline::artifacts::now_unix_millis(),
+    }))
 }
 
 pub struct Webhooks {
@@ -91,10 +160,29 @@ impl Webhooks {
     }
 
     /// Sends the event in the background.
-    pub fn notify(self: &Arc<Self>, url: String, event: JobEvent) {
+    pub fn notify(self: &Arc<Self>, url: String, event: Event) {
         let this = self.clone();
         self.tasks
             .spawn(async move { this.deliver(&url, &event).await });
+    }
+
+    /// After the final verdict of a job of a batch (recorded in `store`): in the background,
+    /// sends `batch.completed` to `url` if that was the batch's last job.
+    pub fn batch_verdict(
+        self: &Arc<Self>,
+        store: Arc<dyn JobStore>,
+        url: String,
+        tenant: String,
+        job_id: Uuid,
+    ) {
+        let this = self.clone();
+        self.tasks.spawn(async move {
+            match batch_completed(store.as_ref(), &tenant, job_id).await {
+                Ok(Some(event)) => this.deliver(&url, &Event::Batch(event)).await,
+                Ok(None) => {}
+                Err(e) => warn!(error = %e, %job_id, "could not read the batch's progress; no batch callback"),
+            }
+        });
     }
 
     /// At exit: waits up to `within` for the deliveries under way (retries included).
@@ -119,7 +207,7 @@ impl Webhooks {
         }
     }
 
-    async fn deliver(&self, url: &str, event: &JobEvent) {
+    async fn deliver(&self, url: &str, event: &Event) {
         let Ok(_slot) = self.limit.acquire().await else {
             return;
         };
@@ -127,21 +215,22 @@ impl Webhooks {
             Ok(b) => b,
             Err(e) => return warn!(error = %e, "could not encode a webhook event"),
         };
-        let delivery = Uuid::new_v4().to_string();
+        let delivery = event.delivery().to_string();
+        let subject = event.subject();
         for attempt in 1..=self.max_attempts {
             match self.send(url, &delivery, &body).await {
                 Sent::Done => {
-                    return info!(job_id = %event.job_id, attempt, "webhook delivered");
+                    return info!(%subject, attempt, "webhook delivered");
                 }
                 Sent::Final(why) => {
-                    return warn!(job_id = %event.job_id, %why, "webhook refused; not retried");
+                    return warn!(%subject, %why, "webhook refused; not retried");
                 }
                 Sent::Retry(why) if attempt < self.max_attempts => {
-                    debug!(job_id = %event.job_id, attempt, %why, "webhook failed; retrying");
+                    debug!(%subject, attempt, %why, "webhook failed; retrying");
                     tokio::time::sleep(self.retry.delay(attempt)).await;
                 }
                 Sent::Retry(why) => {
-                    warn!(job_id = %event.job_id, attempts = attempt, %why, "webhook given up");
+                    warn!(%subject, attempts = attempt, %why, "webhook given up");
                 }
             }
         }

@@ -151,13 +151,9 @@ pub(super) fn lock(dir: &Path, shared: bool) -> Result<File> {
     };
     match res {
         Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(Error::index(
-            format!(
-                "index at {} is in use by another docfleet process",
-                dir.display()
-            ),
-            false,
-        )),
+        Err(TryLockError::WouldBlock) => Err(Error::IndexInUse {
+            dir: dir.display().to_string(),
+        }),
         Err(TryLockError::Error(e)) => Err(e.into()),
     }
 }

@@ -159,6 +159,18 @@ mod client {
             Ok(())
         }
 
+        /// Deletes the object (S3 answers success for a missing one too).
+        pub async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
+            self.client
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| map_err(&format!("DELETE s3://{bucket}/{key}"), e))?;
+            Ok(())
+        }
+
         /// Every object under `prefix`, as (key, size), in key order; "folder" placeholders
         /// (keys ending in `/`) left out.
         pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, u64)>> {
@@ -259,6 +271,32 @@ mod client {
         async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
             let size = self.client.head(&self.bucket, &self.key_of(key)).await?;
             Ok(size.map(|size_bytes| ObjectMeta { size_bytes }))
+        }
+
+        fn key_of_source(&self, uri: &str) -> Option<ObjectKey> {
+            let in_bucket = uri.strip_prefix("s3://")?.strip_prefix(&self.bucket)?;
+            let mut key = in_bucket.strip_prefix('/')?;
+            if !self.prefix.is_empty() {
+                key = key.strip_prefix(&self.prefix)?.strip_prefix('/')?;
+            }
+            ObjectKey::new(key).ok()
+        }
+
+        async fn list(&self, prefix: &ObjectKey) -> Result<Vec<ObjectKey>> {
+            let under = format!("{}/", self.key_of(prefix));
+            let strip = self.key_of(prefix).len() - prefix.as_str().len();
+            let listed = self.client.list(&self.bucket, &under).await?;
+            Ok(listed
+                .into_iter()
+                .filter_map(|(k, _)| ObjectKey::new(&k[strip..]).ok())
+                .collect())
+        }
+
+        async fn delete(&self, keys: &[ObjectKey]) -> Result<()> {
+            for key in keys {
+                self.client.delete(&self.bucket, &self.key_of(key)).await?;
+            }
+            Ok(())
         }
     }
 }

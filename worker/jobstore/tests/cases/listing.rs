@@ -96,6 +96,40 @@ pub async fn counts_by_state_per_tenant(ctx: Ctx) {
     assert_eq!(none.total(), 0);
 }
 
+pub async fn batch_counts_are_per_tenant_and_batch(ctx: Ctx) {
+    fixture(&ctx).await; // jobs outside any batch do not count
+    let batch = Uuid::new_v4();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let msg = message("a");
+        assert!(ctx.store.create_in_batch(&msg, Some(batch)).await.unwrap());
+        ids.push(msg.job_id);
+    }
+    ctx.store.start(ids[0], "w", LONG).await.unwrap();
+    ctx.store
+        .succeed(ids[0], "w", &JobOutcome::default())
+        .await
+        .unwrap();
+    ctx.store.start(ids[1], "w", LONG).await.unwrap();
+    let got = ctx.store.batch_counts("a", batch).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            got.counts.queued,
+            got.counts.running,
+            got.counts.succeeded,
+            got.counts.total()
+        ),
+        (1, 1, 1, 3)
+    );
+    let created = ctx.store.get(ids[0]).await.unwrap().unwrap().created_at_ms;
+    assert_eq!(got.first_created_at_ms, created);
+    assert_eq!(ctx.store.batch_counts("b", batch).await.unwrap(), None);
+    assert_eq!(
+        ctx.store.batch_counts("a", Uuid::new_v4()).await.unwrap(),
+        None
+    );
+}
+
 pub async fn get_for_tenant_is_scoped(ctx: Ctx) {
     let msg = message("a");
     ctx.store.create(&msg).await.unwrap();

@@ -49,8 +49,7 @@ pub fn message(tenant: &str) -> JobMessage {
         source: format!("file:///docs/{job_id}.pdf"),
         options: JobOptions {
             chunk_max_tokens: Some(128),
-            chunk_overlap_tokens: None,
-            callback_url: None,
+            ..JobOptions::default()
         },
         submitted_at_unix_ms: 1_700_000_000_000,
     }

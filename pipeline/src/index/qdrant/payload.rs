@@ -1,0 +1,128 @@
+//! `ChunkPayload` ⇄ Qdrant payload, field by field (no serde round trip through JSON).
+
+use std::collections::HashMap;
+
+use qdrant_client::qdrant::Value;
+use qdrant_client::qdrant::value::Kind;
+
+use crate::index::ChunkPayload;
+
+pub const TENANT: &str = "tenant";
+pub const DOC_ID: &str = "doc_id";
+pub const CHUNK_INDEX: &str = "chunk_index";
+pub const CHUNK_COUNT: &str = "chunk_count";
+pub const CONTENT_SHA256: &str = "content_sha256";
+pub const PIPELINE_VERSION: &str = "pipeline_version";
+
+pub fn to_payload(p: &ChunkPayload) -> HashMap<String, Value> {
+    let text = |s: &str| Value::from(s.to_owned());
+    let int = |n: u32| Value::from(i64::from(n));
+    HashMap::from([
+        (TENANT.to_owned(), text(&p.tenant)),
+        (DOC_ID.to_owned(), text(&p.doc_id)),
+        ("source".to_owned(), text(&p.source)),
+        (CONTENT_SHA256.to_owned(), text(&p.content_sha256)),
+        (CHUNK_INDEX.to_owned(), int(p.chunk_index)),
+        (CHUNK_COUNT.to_owned(), int(p.chunk_count)),
+        ("page_start".to_owned(), int(p.page_start)),
+        ("page_end".to_owned(), int(p.page_end)),
+        ("text".to_owned(), text(&p.text)),
+        ("model".to_owned(), text(&p.model)),
+        (PIPELINE_VERSION.to_owned(), text(&p.pipeline_version)),
+    ])
+}
+
+/// Reads a payload written by [`to_payload`]; names the first field that is missing or of the
+/// wrong type (a collection shared with another writer, say).
+pub fn from_payload(map: &HashMap<String, Value>) -> Result<ChunkPayload, String> {
+    Ok(ChunkPayload {
+        tenant: string(map, TENANT)?,
+        doc_id: string(map, DOC_ID)?,
+        source: string(map, "source")?,
+        content_sha256: string(map, CONTENT_SHA256)?,
+        chunk_index: int(map, CHUNK_INDEX)?,
+        chunk_count: int(map, CHUNK_COUNT)?,
+        page_start: int(map, "page_start")?,
+        page_end: int(map, "page_end")?,
+        text: string(map, "text")?,
+        model: string(map, "model")?,
+        pipeline_version: string(map, PIPELINE_VERSION)?,
+    })
+}
+
+pub fn string(map: &HashMap<String, Value>, key: &str) -> Result<String, String> {
+    match map.get(key).and_then(|v| v.kind.as_ref()) {
+        Some(Kind::StringValue(s)) => Ok(s.clone()),
+        other => Err(bad_field(key, "a string", other)),
+    }
+}
+
+pub fn int(map: &HashMap<String, Value>, key: &str) -> Result<u32, String> {
+    match map.get(key).and_then(|v| v.kind.as_ref()) {
+        Some(Kind::IntegerValue(n)) => {
+            u32::try_from(*n).map_err(|_| format!("payload field {key:?} is {n}, out of range"))
+        }
+        other => Err(bad_field(key, "an integer", other)),
+    }
+}
+
+fn bad_field(key: &str, want: &str, got: Option<&Kind>) -> String {
+    match got {
+        None => format!("payload field {key:?} is missing"),
+        Some(kind) => format!("payload field {key:?} should be {want}, is {kind:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ChunkPayload {
+        ChunkPayload {
+            tenant: "acme".into(),
+            doc_id: "d1".into(),
+            source: "s3://b/k.pdf".into(),
+            content_sha256: "ab".repeat(32),
+            chunk_index: 3,
+            chunk_count: 9,
+            page_start: 2,
+            page_end: 4,
+            text: "héllo".into(),
+            model: "m".into(),
+            pipeline_version: "v1".into(),
+        }
+    }
+
+    #[test]
+    fn round_trips_every_field() {
+        let p = sample();
+        assert_eq!(from_payload(&to_payload(&p)).unwrap(), p);
+    }
+
+    #[test]
+    fn keyword_and_integer_fields_have_the_types_the_indexes_expect() {
+        let map = to_payload(&sample());
+        assert!(matches!(map[TENANT].kind, Some(Kind::StringValue(_))));
+        assert!(matches!(map[DOC_ID].kind, Some(Kind::StringValue(_))));
+        assert_eq!(map[CHUNK_INDEX].kind, Some(Kind::IntegerValue(3)));
+    }
+
+    #[test]
+    fn names_a_missing_or_mistyped_field() {
+        let mut map = to_payload(&sample());
+        map.remove("text");
+        assert_eq!(
+            from_payload(&map).unwrap_err(),
+            "payload field \"text\" is missing"
+        );
+        map.insert("text".into(), Value::from(1_i64));
+        assert!(
+            from_payload(&map)
+                .unwrap_err()
+                .contains("should be a string")
+        );
+        map.insert("text".into(), Value::from("t"));
+        map.insert(CHUNK_INDEX.into(), Value::from(-1_i64));
+        assert!(from_payload(&map).unwrap_err().contains("out of range"));
+    }
+}
