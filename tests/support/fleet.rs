@@ -423,6 +423,10 @@ impl Fleet {
                 "consumer_count"
             ])
         );
+        // Dead-lettering out of a quorum queue is asynchronous: wait for it too.
+        while self.rabbit_depth(".dlq").0 != dead && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(250));
+        }
         assert_eq!(self.rabbit_depth(".dlq").0, dead, "dead-letter queue");
     }
 
