@@ -8,6 +8,8 @@
 //!   a malformed message): every good job succeeds, each poison is dead with a reason naming
 //!   the document and the cause, the queue is empty, the index holds exactly the expected
 //!   points, and /healthz, /readyz, /metrics tell the same story;
+//!   Then `docfleet redrive` with the vanished source restored: it succeeds, the corrupt PDF is
+//!   dead again;
 //! - kill -9 of a worker mid-job: a second worker takes the job over and completes it;
 //! - the broker (or the store's database) drops every connection mid-run: nothing is lost (for
 //!   the pairs with a server: not the SQLite job table);
@@ -130,6 +132,23 @@ fn fifty_documents_and_poison(kind: Kind) {
         assert!(log.contains("malformed job message"), "{log}");
     }
     assert_points_match(&fleet, 50);
+
+    // Redrive: the vanished source is back; `docfleet redrive` queues the dead jobs again and
+    // the vanished one now succeeds (the corrupt PDF is dead again).
+    std::fs::write(
+        poison.join("vanished.txt"),
+        "back again, and this time it stays",
+    )
+    .unwrap();
+    let out = support::ok(fleet.cmd().arg("redrive").output().unwrap());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    fleet.run_worker_until_idle("e2e-redrive");
+    let jobs = fleet.jobs();
+    assert_eq!(by_state(&jobs, "succeeded").len(), 51, "{jobs:#?}");
+    let dead = by_state(&jobs, "dead");
+    assert_eq!(dead.len(), 1, "{jobs:#?}");
+    assert!(dead[0]["source"].as_str().unwrap().ends_with("corrupt.pdf"));
+    assert_points_match(&fleet, 51);
 }
 
 /// Enqueues a 30-page PDF (several seconds of work), then `small` small documents; returns the

@@ -36,10 +36,12 @@ pub trait Embedder: Send + Sync {
 
 use std::path::PathBuf;
 
+pub const CACHE_DIR_ENV: &str = "DOCFLEET_CACHE_DIR";
+
 /// docfleet's cache folder: `$DOCFLEET_CACHE_DIR`, else `$XDG_CACHE_HOME/docfleet`, else
 /// `~/.cache/docfleet`. `scripts/setup` installs libpdfium and the default model there.
 pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DOCFLEET_CACHE_DIR") {
+    if let Some(dir) = std::env::var_os(CACHE_DIR_ENV) {
         return PathBuf::from(dir);
     }
     let base = std::env::var_os("XDG_CACHE_HOME")

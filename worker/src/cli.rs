@@ -89,6 +89,19 @@ pub enum Command {
         #[command(subcommand)]
         which: QueuesCommand,
     },
+    /// Run dead jobs again: each goes back to queued with its attempts reset and its message is
+    /// published again (same job id, source and options). Default: every dead job of the tenant.
+    Redrive {
+        /// Only these jobs.
+        job_ids: Vec<uuid::Uuid>,
+        /// Every tenant's dead jobs (ignored with job ids).
+        #[arg(long)]
+        all_tenants: bool,
+        #[command(flatten)]
+        store: StoreOpts,
+        #[command(flatten)]
+        queue: QueueOpts,
+    },
     /// List the tenant's jobs in submission order.
     Jobs {
         /// Only jobs in this state: queued, running, succeeded, failed, dead.
@@ -124,8 +137,8 @@ pub enum Command {
     /// Print the effective configuration (flags, then DOCFLEET_… variables, then defaults) as
     /// JSON, with passwords and secrets replaced by ***.
     Config {
-        /// Instead: every DOCFLEET_… variable an option of any command reads, one per line
-        /// (deployment manifests are checked against it).
+        /// Instead: every DOCFLEET_… variable the binary reads, one per line (deployment
+        /// manifests are checked against it).
         #[arg(long)]
         env_vars: bool,
         #[command(flatten)]

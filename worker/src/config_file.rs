@@ -14,6 +14,15 @@ use clap::CommandFactory;
 use crate::cli::Cli;
 
 pub const CONFIG_ENV: &str = "DOCFLEET_CONFIG";
+/// Log filter (tracing's `EnvFilter` syntax), read before anything else.
+pub const LOG_ENV: &str = "DOCFLEET_LOG";
+
+/// Every `DOCFLEET_…` variable the binary reads: the options', and those that are not options.
+pub fn all_vars() -> BTreeSet<String> {
+    let mut vars = option_vars();
+    vars.extend([CONFIG_ENV, LOG_ENV, docfleet_models::CACHE_DIR_ENV].map(str::to_owned));
+    vars
+}
 
 /// Every `DOCFLEET_…` variable an option of any command reads (`DOCFLEET_CONFIG` aside).
 pub fn option_vars() -> BTreeSet<String> {
@@ -158,6 +167,8 @@ mod tests {
             "the config file's own variable is not an option"
         );
         assert!(vars.iter().all(|v| v.starts_with("DOCFLEET_")));
+        let all = all_vars();
+        assert!(all.contains(LOG_ENV) && all.contains(CONFIG_ENV) && all.is_superset(&vars));
     }
 
     #[test]

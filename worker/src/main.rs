@@ -26,7 +26,7 @@ use crate::cli::{BenchCommand, Cli, Command, QueuesCommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn init_logging(format: &str) {
-    let filter = EnvFilter::try_from_env("DOCFLEET_LOG")
+    let filter = EnvFilter::try_from_env(config_file::LOG_ENV)
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt()
@@ -161,6 +161,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("{done}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Redrive {
+            job_ids,
+            all_tenants,
+            store,
+            queue,
+        } => {
+            let n = commands::jobs::redrive(common, &store, &queue, &job_ids, all_tenants).await?;
+            eprintln!("{n} dead jobs queued again");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Jobs {
             state,
             all_tenants,
@@ -203,7 +213,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { env_vars: true, .. } => {
-            for var in config_file::option_vars() {
+            for var in config_file::all_vars() {
                 println!("{var}");
             }
             Ok(ExitCode::SUCCESS)

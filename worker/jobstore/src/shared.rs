@@ -233,6 +233,19 @@ macro_rules! impl_job_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn revive(
+                &self,
+                tenant: &str,
+                job_id: uuid::Uuid,
+            ) -> $crate::error::Result<bool> {
+                let done = sqlx::query($q.revive)
+                    .bind(job_id)
+                    .bind(tenant)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn get(
                 &self,
                 job_id: uuid::Uuid,

@@ -13,6 +13,7 @@ pub(crate) struct Queries {
     pub succeed: &'static str,
     pub fail: &'static str,
     pub release: &'static str,
+    pub revive: &'static str,
     pub get: &'static str,
     pub get_for_tenant: &'static str,
     pub list: &'static str,
@@ -126,6 +127,13 @@ macro_rules! queries {
                 " + $5 END, lease_expires_at_ms = NULL, error = $3, updated_at_ms = ",
                 $now,
                 " WHERE job_id = $1 AND state = 'running' AND worker_id = $2 RETURNING state"
+            ),
+            revive: concat!(
+                "UPDATE jobs SET state = 'queued', attempts = 0, worker_id = NULL, \
+                 lease_expires_at_ms = NULL, run_after_ms = NULL, finished_at_ms = NULL, \
+                 error = NULL, updated_at_ms = ",
+                $now,
+                " WHERE job_id = $1 AND tenant = $2 AND state = 'dead'"
             ),
             release: concat!(
                 "UPDATE jobs SET state = 'queued', \

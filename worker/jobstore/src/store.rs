@@ -60,6 +60,10 @@ pub trait JobStore: Send + Sync {
     /// counted it), owner and lease cleared.
     async fn release(&self, job_id: Uuid, worker_id: &str) -> Result<bool>;
 
+    /// Redrive: a `Dead` job of the tenant back to `Queued` with its attempts reset (its
+    /// message must then be published again). False if it is not a dead job of the tenant's.
+    async fn revive(&self, tenant: &str, job_id: Uuid) -> Result<bool>;
+
     async fn get(&self, job_id: Uuid) -> Result<Option<JobRecord>>;
 
     /// `get`, but `None` for another tenant's job.

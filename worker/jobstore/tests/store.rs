@@ -47,6 +47,7 @@ suite!(
     list_filters_and_pages,
     counts_by_state_per_tenant,
     batch_counts_are_per_tenant_and_batch,
+    revive_requeues_only_the_tenants_dead_jobs,
     get_for_tenant_is_scoped,
     migrations_rerun_on_reconnect,
     tenants_and_keys,

@@ -130,6 +130,27 @@ pub async fn batch_counts_are_per_tenant_and_batch(ctx: Ctx) {
     );
 }
 
+pub async fn revive_requeues_only_the_tenants_dead_jobs(ctx: Ctx) {
+    let (a, b) = fixture(&ctx).await; // b[1] is dead, a[0] succeeded
+    assert!(
+        !ctx.store.revive("a", b[1]).await.unwrap(),
+        "another tenant's job"
+    );
+    assert!(!ctx.store.revive("a", a[0]).await.unwrap(), "not dead");
+    assert!(ctx.store.revive("b", b[1]).await.unwrap());
+    let row = ctx.store.get(b[1]).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state, row.attempts, row.error),
+        (JobState::Queued, 0, None)
+    );
+    assert!(!ctx.store.revive("b", b[1]).await.unwrap(), "once");
+    // It runs again like a new job.
+    assert!(matches!(
+        ctx.store.start(b[1], "w2", LONG).await.unwrap(),
+        StartOutcome::Started(_)
+    ));
+}
+
 pub async fn get_for_tenant_is_scoped(ctx: Ctx) {
     let msg = message("a");
     ctx.store.create(&msg).await.unwrap();
