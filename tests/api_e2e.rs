@@ -404,13 +404,35 @@ fn submit_run_read_with_tenants_kept_apart() {
         "{metrics}"
     );
 
+    // Tenant B cannot reach A's documents through the fleet's object store (every tenant's
+    // uploads and artifacts live there): not as a job, a batch URI or a batch prefix to list.
+    for (path, body) in [
+        ("/v1/jobs", json!({ "source": source })),
+        ("/v1/batches", json!({ "uris": [source] })),
+        (
+            "/v1/batches",
+            json!({ "prefix": format!("s3://{bucket}/fleet/acme/") }),
+        ),
+        (
+            "/v1/batches",
+            json!({ "prefix": format!("s3://{bucket}/") }),
+        ),
+    ] {
+        api.post(path, &b, &body, &[]).assert_problem(403);
+    }
+
     // A revoked key stops working at once.
     let key_id = a.split('_').nth(1).unwrap();
     cli(&fleet, &["keys", "revoke", key_id]);
     api.get("/v1/jobs", &a).assert_problem(401);
 
-    // Without the opt-in, file:// sources are refused.
-    let strict = start_api(&fleet, "api-strict", &[]);
+    // Without the opt-in, file:// sources are refused; with source prefixes, each tenant keeps
+    // to its own.
+    let strict = start_api(
+        &fleet,
+        "api-strict",
+        &[("DOCFLEET_API_SOURCE_PREFIXES", "s3://inbox-e2e/{tenant}/")],
+    );
     strict
         .post(
             "/v1/jobs",
@@ -419,6 +441,13 @@ fn submit_run_read_with_tenants_kept_apart() {
             &[],
         )
         .assert_problem(400);
+    let theirs = json!({"source": "s3://inbox-e2e/acme/report.pdf"});
+    strict
+        .post("/v1/jobs", &b, &theirs, &[])
+        .assert_problem(403);
+    let mine = json!({"source": "s3://inbox-e2e/globex/report.pdf"});
+    let reply = strict.post("/v1/jobs", &b, &mine, &[]);
+    assert_eq!(reply.status, 202, "{}", reply.body);
 }
 
 /// One recorded webhook request: its headers (lower-cased) and body.

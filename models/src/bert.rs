@@ -1,67 +1,17 @@
-//! A small BERT encoder in candle: embeddings, then self-attention / feed-forward layers.
+//! A small BERT encoder in candle tensors: embeddings, then self-attention / feed-forward layers.
+//! It runs on any candle device; docfleet uses it on the GPU (`cuda` feature), and on the CPU only
+//! when asked (`Backend::Candle`), since the CPU has its own faster encoder (`cpu/`).
 //!
-//! Weights are reshaped once at load time for the hot path: linear weights are stored
-//! transposed (`[in, out]`, contiguous), the query, key and value projections are fused into one
-//! matrix with the `1/sqrt(head_dim)` attention scale folded into the query part, and the
-//! position and token-type-0 embeddings are pre-added.
+//! Linear weights are stored transposed (`[in, out]`, contiguous) for the matmuls; the fused,
+//! pre-scaled QKV matrix and the pre-added position embeddings come from [`BertWeights`].
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 
 use crate::config::{Activation, ModelConfig};
-use crate::error::{Error, Result};
-
-/// Safetensors tensors by name; accepts names with or without a `bert.` prefix.
-struct Weights<'a> {
-    tensors: HashMap<String, Tensor>,
-    path: &'a Path,
-}
-
-impl Weights<'_> {
-    fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        let tensor = self
-            .tensors
-            .get(name)
-            .or_else(|| self.tensors.get(&format!("bert.{name}")))
-            .ok_or_else(|| Error::ModelFiles {
-                path: self.path.display().to_string(),
-                message: format!("tensor {name} not found"),
-            })?;
-        if tensor.dims() != shape {
-            return Err(Error::ModelFiles {
-                path: self.path.display().to_string(),
-                message: format!(
-                    "tensor {name} has shape {:?}, expected {shape:?}",
-                    tensor.dims()
-                ),
-            });
-        }
-        Ok(tensor.to_dtype(DType::F32)?)
-    }
-
-    fn linear(&self, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Linear> {
-        let weight = self.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?;
-        let bias = self.get(&format!("{prefix}.bias"), &[out_dim])?;
-        Linear::new(&weight, bias)
-    }
-
-    fn layer_norm(&self, prefix: &str, dim: usize, eps: f64) -> Result<LayerNorm> {
-        // Older checkpoints name LayerNorm parameters gamma/beta.
-        let weight = self
-            .get(&format!("{prefix}.weight"), &[dim])
-            .or_else(|_| self.get(&format!("{prefix}.gamma"), &[dim]))?;
-        let bias = self
-            .get(&format!("{prefix}.bias"), &[dim])
-            .or_else(|_| self.get(&format!("{prefix}.beta"), &[dim]))?;
-        Ok(LayerNorm {
-            weight,
-            bias,
-            eps: eps as f32,
-        })
-    }
-}
+use crate::error::Result;
+use crate::weights::{BertWeights, LinearWeights, NormWeights};
 
 /// `y = x · Wᵀ + b` with `Wᵀ` stored contiguous.
 struct Linear {
@@ -70,35 +20,16 @@ struct Linear {
 }
 
 impl Linear {
-    /// From a PyTorch-layout weight `[out, in]`.
-    fn new(weight: &Tensor, bias: Tensor) -> Result<Self> {
+    fn new(w: LinearWeights) -> Result<Self> {
         Ok(Self {
-            weight_t: weight.t()?.contiguous()?,
-            bias,
+            weight_t: w.weight.t()?.contiguous()?,
+            bias: w.bias,
         })
     }
 
     /// `x`: `[N, in]` → `[N, out]`.
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         x.matmul(&self.weight_t)?.broadcast_add(&self.bias)
-    }
-
-    /// `activation(x · Wᵀ + b)`, fused on the CPU.
-    fn forward_activation(
-        &self,
-        x: &Tensor,
-        activation: Activation,
-        bias_cpu: Option<&[f32]>,
-    ) -> candle_core::Result<Tensor> {
-        if let Some(bias) = bias_cpu {
-            return crate::ops::bias_activation(&x.matmul(&self.weight_t)?, bias, activation);
-        }
-        let y = self.forward(x)?;
-        match activation {
-            Activation::GeluErf => y.gelu_erf(),
-            Activation::GeluTanh => y.gelu(),
-            Activation::Relu => y.relu(),
-        }
     }
 }
 
@@ -109,6 +40,14 @@ struct LayerNorm {
 }
 
 impl LayerNorm {
+    fn new(w: NormWeights) -> Self {
+        Self {
+            weight: w.weight,
+            bias: w.bias,
+            eps: w.eps,
+        }
+    }
+
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
@@ -120,8 +59,6 @@ struct Layer {
     attention_out: Linear,
     attention_norm: LayerNorm,
     intermediate: Linear,
-    /// The intermediate bias as plain floats, for the fused CPU kernel (None on other devices).
-    intermediate_bias_cpu: Option<Vec<f32>>,
     output: Linear,
     output_norm: LayerNorm,
 }
@@ -143,85 +80,29 @@ pub struct Bert {
 impl Bert {
     /// Loads `model.safetensors` onto `device`.
     pub fn load(path: &Path, config: &ModelConfig, device: &Device) -> Result<Self> {
-        let tensors =
-            candle_core::safetensors::load(path, device).map_err(|e| Error::ModelFiles {
-                path: path.display().to_string(),
-                message: format!("cannot read safetensors: {e}"),
-            })?;
-        let w = Weights { tensors, path };
-        let h = config.hidden_size;
-        let eps = config.layer_norm_eps;
-
-        let word_embeddings =
-            w.get("embeddings.word_embeddings.weight", &[config.vocab_size, h])?;
-        let positions = w.get(
-            "embeddings.position_embeddings.weight",
-            &[config.max_position_embeddings, h],
-        )?;
-        let token_types = w.get(
-            "embeddings.token_type_embeddings.weight",
-            &[config.type_vocab_size, h],
-        )?;
-        let position_embeddings = positions.broadcast_add(&token_types.get(0)?)?;
-        let embedding_norm = w.layer_norm("embeddings.LayerNorm", h, eps)?;
-
-        let scale = 1.0 / (config.head_dim() as f64).sqrt();
-        let mut layers = Vec::with_capacity(config.num_hidden_layers);
-        for i in 0..config.num_hidden_layers {
-            let p = format!("encoder.layer.{i}");
-            let get = |name: &str, shape: &[usize]| w.get(&format!("{p}.{name}"), shape);
-            let qkv_weight = Tensor::cat(
-                &[
-                    (get("attention.self.query.weight", &[h, h])? * scale)?,
-                    get("attention.self.key.weight", &[h, h])?,
-                    get("attention.self.value.weight", &[h, h])?,
-                ],
-                0,
-            )?;
-            let qkv_bias = Tensor::cat(
-                &[
-                    (get("attention.self.query.bias", &[h])? * scale)?,
-                    get("attention.self.key.bias", &[h])?,
-                    get("attention.self.value.bias", &[h])?,
-                ],
-                0,
-            )?;
-            let intermediate = w.linear(
-                &format!("{p}.intermediate.dense"),
-                h,
-                config.intermediate_size,
-            )?;
-            let intermediate_bias_cpu = if device.is_cpu() {
-                Some(intermediate.bias.to_vec1::<f32>()?)
-            } else {
-                None
-            };
+        let w = BertWeights::load(path, config, device)?;
+        let mut layers = Vec::with_capacity(w.layers.len());
+        for l in w.layers {
             layers.push(Layer {
-                qkv: Linear::new(&qkv_weight, qkv_bias)?,
-                attention_out: w.linear(&format!("{p}.attention.output.dense"), h, h)?,
-                attention_norm: w.layer_norm(&format!("{p}.attention.output.LayerNorm"), h, eps)?,
-                intermediate,
-                intermediate_bias_cpu,
-                output: w.linear(&format!("{p}.output.dense"), config.intermediate_size, h)?,
-                output_norm: w.layer_norm(&format!("{p}.output.LayerNorm"), h, eps)?,
+                qkv: Linear::new(l.qkv)?,
+                attention_out: Linear::new(l.attention_out)?,
+                attention_norm: LayerNorm::new(l.attention_norm),
+                intermediate: Linear::new(l.intermediate)?,
+                output: Linear::new(l.output)?,
+                output_norm: LayerNorm::new(l.output_norm),
             });
         }
-
         Ok(Self {
-            word_embeddings,
-            position_embeddings,
-            embedding_norm,
+            word_embeddings: w.word_embeddings,
+            position_embeddings: w.position_embeddings,
+            embedding_norm: LayerNorm::new(w.embedding_norm),
             layers,
             activation: config.activation,
             heads: config.num_attention_heads,
             head_dim: config.head_dim(),
-            hidden: h,
+            hidden: config.hidden_size,
             device: device.clone(),
         })
-    }
-
-    pub fn device(&self) -> &Device {
-        &self.device
     }
 
     /// Runs the encoder on `batch` texts of `seq_len` token ids each (row-major, padded with any
@@ -253,9 +134,8 @@ impl Bert {
             .reshape((rows, self.hidden))?;
         let mut x = self.embedding_norm.forward(&x)?;
 
-        // On the CPU a fused kernel masks padded keys inside the softmax. Elsewhere: an additive
-        // mask over keys, [B, 1, 1, T]; none when nothing is padded.
-        let mask = if self.device.is_cpu() || lengths.iter().all(|&l| l == seq_len) {
+        // An additive mask over keys, [B, 1, 1, T]; none when nothing is padded.
+        let mask = if lengths.iter().all(|&l| l == seq_len) {
             None
         } else {
             let mut values = vec![0f32; rows];
@@ -270,7 +150,7 @@ impl Bert {
         };
 
         for layer in &self.layers {
-            x = self.layer_forward(layer, &x, mask.as_ref(), lengths, seq_len)?;
+            x = self.layer_forward(layer, &x, mask.as_ref(), batch, seq_len)?;
         }
         x.reshape((batch, seq_len, self.hidden))
     }
@@ -280,10 +160,10 @@ impl Bert {
         layer: &Layer,
         x: &Tensor,
         mask: Option<&Tensor>,
-        lengths: &[usize],
+        batch: usize,
         seq_len: usize,
     ) -> candle_core::Result<Tensor> {
-        let (heads, head_dim, batch) = (self.heads, self.head_dim, lengths.len());
+        let (heads, head_dim) = (self.heads, self.head_dim);
         // [B*T, 3H] → [3, B, heads, T, head_dim]: one copy for q, k and v together.
         let qkv = layer
             .qkv
@@ -297,15 +177,11 @@ impl Bert {
 
         // The query is pre-scaled by 1/sqrt(head_dim).
         let scores = q.matmul(&k.t()?)?;
-        let probs = if self.device.is_cpu() {
-            crate::ops::masked_softmax(&scores, lengths)?
-        } else {
-            let scores = match mask {
-                Some(mask) => scores.broadcast_add(mask)?,
-                None => scores,
-            };
-            candle_nn::ops::softmax_last_dim(&scores)?
+        let scores = match mask {
+            Some(mask) => scores.broadcast_add(mask)?,
+            None => scores,
         };
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
         let context = probs
             .matmul(&v)?
             .transpose(1, 2)?
@@ -314,11 +190,12 @@ impl Bert {
         let attended = layer.attention_out.forward(&context)?;
         let x = layer.attention_norm.forward(&(attended + x)?)?;
 
-        let inner = layer.intermediate.forward_activation(
-            &x,
-            self.activation,
-            layer.intermediate_bias_cpu.as_deref(),
-        )?;
+        let inner = layer.intermediate.forward(&x)?;
+        let inner = match self.activation {
+            Activation::GeluErf => inner.gelu_erf()?,
+            Activation::GeluTanh => inner.gelu()?,
+            Activation::Relu => inner.relu()?,
+        };
         let out = layer.output.forward(&inner)?;
         layer.output_norm.forward(&(out + x)?)
     }

@@ -8,6 +8,8 @@ pub enum Error {
     ModelFiles { path: String, message: String },
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    #[error("model input: {0}")]
+    Input(String),
     #[error("device: {0}")]
     Device(String),
     #[error("candle: {0}")]

@@ -1,22 +1,24 @@
 //! Embedding model backends for docfleet.
 //!
 //! The [`Embedder`] seam is synchronous on purpose: the worker drives it from a dedicated thread
-//! and batches texts across jobs by a token budget. The candle BERT backend runs on CPU, or on an
-//! NVIDIA GPU when built with the `cuda` feature and a GPU is present.
+//! and batches texts across jobs by a token budget. On the CPU the model runs on docfleet's own
+//! encoder (`cpu/`: unpadded batches, one per core, fused vectorised kernels); on an NVIDIA GPU
+//! (built with the `cuda` feature, a GPU present) on candle's tensors (`bert.rs`).
 
 mod bert;
 mod config;
+mod cpu;
 mod device;
 mod embedder;
 mod error;
 mod flops;
-mod ops;
 mod pooling;
 mod tokenize;
+mod weights;
 
 pub use config::{Activation, ModelConfig, Pooling};
 pub use device::DeviceChoice;
-pub use embedder::{BertEmbedder, EmbedderOptions};
+pub use embedder::{Backend, BertEmbedder, EmbedderOptions};
 pub use error::{Error, Result};
 pub use flops::matmul_peak_gflops;
 pub use tokenize::load_tokenizer;

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use docfleet_models::{BertEmbedder, DeviceChoice, Embedder, EmbedderOptions, Error};
+use docfleet_models::{Backend, BertEmbedder, DeviceChoice, Embedder, EmbedderOptions, Error};
 use serde_json::Value;
 
 const REFERENCE: &str = concat!(
@@ -53,15 +53,31 @@ fn model_dir() -> PathBuf {
     dir
 }
 
+fn load(backend: Backend, threads: usize, max_batch_tokens: usize) -> BertEmbedder {
+    let options = EmbedderOptions {
+        device: DeviceChoice::Cpu,
+        backend,
+        threads,
+        max_batch_tokens,
+    };
+    BertEmbedder::load(&model_dir(), options).expect("load the embedding model")
+}
+
+/// The default: docfleet's CPU encoder, two threads (so batches run in parallel).
 fn embedder() -> &'static BertEmbedder {
     static EMBEDDER: OnceLock<BertEmbedder> = OnceLock::new();
-    EMBEDDER.get_or_init(|| {
-        let options = EmbedderOptions {
-            device: DeviceChoice::Cpu,
-            ..EmbedderOptions::default()
-        };
-        BertEmbedder::load(&model_dir(), options).expect("load the embedding model")
-    })
+    EMBEDDER.get_or_init(|| load(Backend::Auto, 2, 4096))
+}
+
+/// candle's tensor encoder, the GPU's path, here on the CPU.
+fn candle_embedder() -> &'static BertEmbedder {
+    static EMBEDDER: OnceLock<BertEmbedder> = OnceLock::new();
+    EMBEDDER.get_or_init(|| load(Backend::Candle, 0, 4096))
+}
+
+/// Both encoders, named.
+fn encoders() -> [(&'static str, &'static BertEmbedder); 2] {
+    [("docfleet cpu", embedder()), ("candle", candle_embedder())]
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
@@ -84,9 +100,15 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn matches_reference_embeddings_batched_and_alone() {
+    for (name, e) in encoders() {
+        println!("{name}:");
+        matches_reference(e);
+    }
+}
+
+fn matches_reference(e: &BertEmbedder) {
     let items = reference();
     assert!(items.len() >= 8, "reference has {} items", items.len());
-    let e = embedder();
     assert_eq!(e.dims(), 384);
     assert_eq!(e.max_tokens(), 256);
     assert_eq!(e.model_id(), "all-MiniLM-L6-v2");
@@ -139,6 +161,10 @@ fn long_text_is_truncated_to_max_tokens() {
     assert_eq!(e.input_ids(&long).expect("ids").len(), 256);
     let ours = e.embed(&[long.as_str()]).expect("embed long");
     assert_eq!(ours[0].len(), 384);
+    let candle = candle_embedder()
+        .embed(&[long.as_str()])
+        .expect("embed long");
+    assert!(cosine(&ours[0], &candle[0]) > 0.9999);
 }
 
 #[test]
@@ -172,18 +198,19 @@ fn unit_norms_and_input_order_with_mixed_lengths() {
         "short",
         "Vectors are stored with the model id.",
     ];
-    // A small budget forces several batches and padding within each.
-    let small = BertEmbedder::load(
-        &model_dir(),
-        EmbedderOptions {
-            max_batch_tokens: 40,
-            device: DeviceChoice::Cpu,
-        },
-    )
-    .expect("load");
+    // A small budget forces several batches (and, on candle, padding within each); one thread
+    // runs them all in turn, three share them out.
+    let small = [
+        load(Backend::Auto, 1, 40),
+        load(Backend::Auto, 3, 40),
+        load(Backend::Candle, 0, 40),
+    ];
     let together = e.embed(&texts).expect("embed");
-    let budgeted = small.embed(&texts).expect("embed with small budget");
     assert_eq!(together.len(), texts.len());
+    let budgeted: Vec<Vec<Vec<f32>>> = small
+        .iter()
+        .map(|s| s.embed(&texts).expect("embed with small budget"))
+        .collect();
     for (i, text) in texts.iter().enumerate() {
         let norm = together[i].iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5, "norm {norm} for text {i}");
@@ -192,10 +219,12 @@ fn unit_norms_and_input_order_with_mixed_lengths() {
             max_abs_diff(&together[i], &alone[0]) <= 1e-5,
             "order or padding changed text {i}"
         );
-        assert!(
-            max_abs_diff(&budgeted[i], &alone[0]) <= 1e-5,
-            "small batches changed text {i}"
-        );
+        for (run, vectors) in budgeted.iter().enumerate() {
+            assert!(
+                max_abs_diff(&vectors[i], &alone[0]) <= 1e-5,
+                "small batches (run {run}) changed text {i}"
+            );
+        }
     }
     assert_eq!(
         together[0], together[4],
@@ -206,7 +235,9 @@ fn unit_norms_and_input_order_with_mixed_lengths() {
 
 #[test]
 fn empty_input_gives_empty_output() {
-    assert!(embedder().embed(&[]).expect("embed nothing").is_empty());
+    for (_, e) in encoders() {
+        assert!(e.embed(&[]).expect("embed nothing").is_empty());
+    }
 }
 
 #[test]

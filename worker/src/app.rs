@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use docfleet_models::{BertEmbedder, Embedder, EmbedderOptions};
+use docfleet_models::{BertEmbedder, Embedder};
 use docfleet_pipeline::chunk::{Chunker, ChunkerConfig, TokenChunker};
 use docfleet_pipeline::embed_lane::{EmbedCallObserver, EmbedLane};
 use docfleet_pipeline::extract::{
@@ -34,11 +34,7 @@ const MAX_TEXTS_PER_EMBED_CALL: usize = 512;
 
 pub fn load_embedder(common: &CommonOpts, batch_tokens: usize) -> Result<Arc<BertEmbedder>> {
     let dir = common.model_dir();
-    let options = EmbedderOptions {
-        max_batch_tokens: batch_tokens,
-        device: common.device()?,
-    };
-    let embedder = BertEmbedder::load(&dir, options)
+    let embedder = BertEmbedder::load(&dir, common.embedder_options(batch_tokens)?)
         .with_context(|| format!("loading the embedding model from {}", dir.display()))?;
     Ok(Arc::new(embedder))
 }

@@ -253,6 +253,10 @@ pub enum BenchCommand {
         words: usize,
         #[arg(long, value_delimiter = ',', default_value = "8,32,128")]
         batch_sizes: Vec<usize>,
+        /// Also write the texts as a JSON list, for a peer benchmark on the very same texts
+        /// (benches/ort_peer.py; ./benches/embed-vs-ort runs both).
+        #[arg(long)]
+        texts_json: Option<PathBuf>,
     },
     /// The whole pipeline on a folder, into a scratch data dir: docs/s, pages/s, chunks/s, RSS.
     Run {

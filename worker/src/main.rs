@@ -255,9 +255,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     texts,
                     words,
                     batch_sizes,
+                    texts_json,
                 },
         } => {
-            commands::bench::bench_embed(common, texts, words, &batch_sizes)?;
+            commands::bench::bench_embed(
+                common,
+                texts,
+                words,
+                &batch_sizes,
+                texts_json.as_deref(),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

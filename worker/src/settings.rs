@@ -36,10 +36,30 @@ pub struct CommonOpts {
     /// Device for the model: auto (GPU when built with `cuda` and one is present), cpu, cuda[:N].
     #[arg(long, env = "DOCFLEET_DEVICE", default_value = "auto", global = true)]
     pub device: String,
+    /// Threads of the CPU encoder, one batch each at a time; 0: one per core this process may
+    /// use (its CPU affinity: `taskset -c 0` gives one).
+    #[arg(
+        long,
+        env = "DOCFLEET_EMBED_THREADS",
+        default_value_t = 0,
+        global = true
+    )]
+    pub embed_threads: usize,
+    /// Which encoder runs the model: `auto` (docfleet's CPU encoder on the CPU, candle on a GPU)
+    /// or `candle` (candle's tensor ops on every device, for comparisons).
+    #[arg(long, env = "DOCFLEET_EMBED_BACKEND", value_enum, default_value_t = EmbedBackend::Auto, global = true)]
+    pub embed_backend: EmbedBackend,
     #[command(flatten)]
     pub storage: StorageOpts,
     #[command(flatten)]
     pub index: IndexOpts,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmbedBackend {
+    Auto,
+    Candle,
 }
 
 /// Where vectors go: the embedded on-disk index (`<data_dir>/index`), or a Qdrant server.
@@ -156,7 +176,8 @@ pub struct PipelineOpts {
     /// Documents with more pages fail before extraction.
     #[arg(long, env = "DOCFLEET_MAX_PAGES", default_value_t = 5000)]
     pub max_pages: u64,
-    /// Padded tokens per forward pass of the model (batch size × longest text in the batch).
+    /// Tokens per forward pass of the model: real tokens on the CPU encoder (no padding),
+    /// padded tokens (texts × longest text) on candle's.
     #[arg(long, env = "DOCFLEET_EMBED_BATCH_TOKENS", default_value_t = 4096)]
     pub embed_batch_tokens: usize,
     /// Documents in flight at once (extraction of the next overlaps embedding of the current).
@@ -293,6 +314,11 @@ pub struct ApiOpts {
     /// tenant could have any file the workers can read indexed. For single-user setups.
     #[arg(long, env = "DOCFLEET_API_ALLOW_FILE_SOURCES")]
     pub api_allow_file_sources: bool,
+    /// s3://bucket/prefix patterns (comma-separated) that sources must lie under, `{tenant}`
+    /// standing for the caller's tenant (e.g. `s3://inbox/{tenant}/`). Empty: any bucket the
+    /// workers can read, except the fleet's own object store, which is always refused.
+    #[arg(long, env = "DOCFLEET_API_SOURCE_PREFIXES", value_delimiter = ',')]
+    pub api_source_prefixes: Vec<String>,
     #[command(flatten)]
     #[serde(flatten)]
     pub keys: KeyOpts,
@@ -453,6 +479,22 @@ impl CommonOpts {
                 Some(Ok(n)) => DeviceChoice::Cuda(n),
                 _ => bail!("invalid device {other:?}: use auto, cpu, cuda or cuda:N"),
             },
+        })
+    }
+
+    /// How the embedding model runs, with a forward pass of at most `max_batch_tokens` tokens.
+    pub fn embedder_options(
+        &self,
+        max_batch_tokens: usize,
+    ) -> Result<docfleet_models::EmbedderOptions> {
+        Ok(docfleet_models::EmbedderOptions {
+            max_batch_tokens,
+            device: self.device()?,
+            backend: match self.embed_backend {
+                EmbedBackend::Auto => docfleet_models::Backend::Auto,
+                EmbedBackend::Candle => docfleet_models::Backend::Candle,
+            },
+            threads: self.embed_threads,
         })
     }
 }

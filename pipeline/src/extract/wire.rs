@@ -197,6 +197,7 @@ impl From<&Error> for WireError {
                         ("model_files", message.clone(), path.as_str())
                     }
                     M::Tokenizer(s) => ("tokenizer", s.clone(), ""),
+                    M::Input(s) => ("input", s.clone(), ""),
                     M::Device(s) => ("device", s.clone(), ""),
                     M::Io(e) => ("io", e.to_string(), ""),
                     // Cannot be rebuilt without candle: comes back as a device error with its
@@ -262,6 +263,7 @@ impl From<WireError> for Error {
             } => Error::Model(match model_kind.as_str() {
                 "model_files" => M::ModelFiles { path, message },
                 "tokenizer" => M::Tokenizer(message),
+                "input" => M::Input(message),
                 "io" => M::Io(io::Error::other(message)),
                 "candle" => M::Device(format!("candle: {message}")),
                 _ => M::Device(message),

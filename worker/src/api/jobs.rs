@@ -129,11 +129,7 @@ fn message(
     source: &str,
     options: &JobOptions,
 ) -> Result<JobMessage, Problem> {
-    if source.starts_with("file://") && !s.allow_file_sources {
-        return Err(Problem::bad_request(format!(
-            "{source}: file:// sources are disabled on this API (DOCFLEET_API_ALLOW_FILE_SOURCES); use s3://bucket/key"
-        )));
-    }
+    s.sources.check(tenant, source)?;
     JobMessage::new(tenant, source, options.clone())
         .map_err(|e| Problem::bad_request(e.to_string()))
 }
@@ -253,6 +249,7 @@ pub async fn submit_batch(
         if !prefix.starts_with("s3://") {
             return Err(Problem::bad_request("prefix must be s3://bucket/prefix/"));
         }
+        s.sources.check(&caller.tenant, prefix)?;
         let listed = sources(&s.common, std::slice::from_ref(prefix))
             .await
             .map_err(|e| listing_problem(&e))?;

@@ -16,6 +16,7 @@ mod jobs;
 mod metrics;
 mod problem;
 mod search;
+mod sources;
 mod upload;
 
 use std::net::SocketAddr;
@@ -44,9 +45,8 @@ pub struct ApiState {
     pub store: Arc<dyn JobStore>,
     pub producer: Option<Arc<dyn JobProducer>>,
     pub pepper: Arc<Vec<u8>>,
-    /// Lets callers submit file:// sources (the API host's and workers' files): off by
-    /// default, since any tenant could then have any readable file indexed.
-    pub allow_file_sources: bool,
+    /// Which sources a tenant may submit (file://, the object store, allowed prefixes).
+    pub sources: Arc<sources::SourcePolicy>,
     /// For listing s3:// prefixes in batches.
     pub common: Arc<CommonOpts>,
     /// Where uploaded documents are stored before their job runs (the artifact store).
@@ -123,7 +123,11 @@ pub async fn api(
         store: store.clone(),
         producer,
         pepper: Arc::new(opts.keys.pepper(common)?),
-        allow_file_sources: opts.api_allow_file_sources,
+        sources: Arc::new(sources::SourcePolicy::new(
+            opts.api_allow_file_sources,
+            common.storage.object_store_url.as_deref(),
+            &opts.api_source_prefixes,
+        )?),
         common: Arc::new(common.clone()),
         objects: crate::app::build_object_store(common).await?,
         max_body_bytes: opts.api_max_body_bytes,

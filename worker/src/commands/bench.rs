@@ -1,10 +1,10 @@
 //! `docfleet bench embed` and `docfleet bench run <dir>`: throughput figures, printed.
 //! Benchmarks live here, never in timed tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use docfleet_models::Embedder;
 
 use crate::app;
@@ -98,12 +98,17 @@ pub fn bench_embed(
     texts: usize,
     words: usize,
     batch_sizes: &[usize],
+    texts_json: Option<&Path>,
 ) -> Result<()> {
     ensure!(
         texts > 0 && !batch_sizes.is_empty(),
         "need at least one text and one batch size"
     );
     let corpus = synthetic_texts(texts, words);
+    if let Some(path) = texts_json {
+        std::fs::write(path, serde_json::to_vec(&corpus)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     let refs: Vec<&str> = corpus.iter().map(String::as_str).collect();
     let probe = app::load_embedder(common, 1 << 20)?;
     // What the model sees: special tokens included, truncated to its max_tokens.
@@ -114,15 +119,13 @@ pub fn bench_embed(
     let total_tokens: usize = tokens.iter().sum();
     let longest = tokens.iter().copied().max().unwrap_or(1);
     println!(
-        "bench embed: model {} ({} dims), {} texts, {:.0} tokens/text on average (max {}), {} threads",
+        "bench embed: model {} ({} dims), {} texts, {:.0} tokens/text on average (max {}), {}",
         probe.model_id(),
         probe.dims(),
         texts,
         total_tokens as f64 / texts as f64,
         longest,
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        probe.encoder(),
     );
     // The model's arithmetic on these texts, and the matmul peak of this machine measured now.
     let gflop: f64 = tokens
@@ -130,7 +133,7 @@ pub fn bench_embed(
         .map(|&t| probe.config().flops_per_text(t))
         .sum::<f64>()
         / 1e9;
-    let peak = docfleet_models::matmul_peak_gflops(probe.device(), 1024, 1.0)?;
+    let peak = docfleet_models::matmul_peak_gflops(probe.device(), probe.threads(), 1024, 1.0)?;
     println!("f32 matmul peak measured now: {peak:.0} GFLOP/s; the texts cost {gflop:.0} GFLOP");
     drop(probe);
     println!(
