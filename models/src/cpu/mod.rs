@@ -25,6 +25,9 @@ use crate::error::{Error, Result};
 use encoder::{Workspace, embed_batch};
 use weights::CpuWeights;
 
+/// The unit vectors of one batch's texts.
+type BatchVectors = Vec<Vec<f32>>;
+
 pub struct CpuBert {
     weights: CpuWeights,
     config: ModelConfig,
@@ -51,10 +54,10 @@ impl CpuBert {
 
     /// The vectors of every batch (texts as token ids), in order, the batches spread over the
     /// threads.
-    pub fn embed_batches(&self, batches: &[Vec<&[u32]>]) -> Result<Vec<Vec<Vec<f32>>>> {
+    pub fn embed_batches(&self, batches: &[Vec<&[u32]>]) -> Result<Vec<BatchVectors>> {
         let threads = self.threads.min(batches.len());
         let next = AtomicUsize::new(0);
-        let results: Vec<Mutex<Option<Result<Vec<Vec<f32>>>>>> =
+        let results: Vec<Mutex<Option<Result<BatchVectors>>>> =
             batches.iter().map(|_| Mutex::new(None)).collect();
         let work = || {
             let mut ws = self.take_workspace();
