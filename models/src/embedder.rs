@@ -56,7 +56,8 @@ enum Encoder {
     Candle(Bert),
 }
 
-/// A BERT-family sentence-transformers model (e.g. all-MiniLM-L6-v2) run with candle.
+/// A BERT-family sentence-transformers model (e.g. all-MiniLM-L6-v2): docfleet's CPU encoder
+/// on the CPU, candle's tensors on a GPU (or on request, [`Backend::Candle`]).
 pub struct BertEmbedder {
     model: Encoder,
     device: Device,

@@ -5,7 +5,7 @@
 
 use super::attention::{Heads, attend};
 use super::matmul::{Mat, MatMut, matmul};
-use super::simd::{Norm, add_bias, add_layer_norm, bias_activation};
+use super::simd::{add_bias, add_layer_norm, bias_activation};
 use super::weights::{CpuWeights, Linear};
 use crate::config::{ModelConfig, Pooling};
 use crate::error::{Error, Result};
@@ -166,14 +166,4 @@ fn pool(x: &[f32], lengths: &[usize], hidden: usize, pooling: Pooling) -> Vec<Ve
             v
         })
         .collect()
-}
-
-impl super::weights::NormParams {
-    fn as_norm(&self) -> Norm<'_> {
-        Norm {
-            gamma: &self.gamma,
-            beta: &self.beta,
-            eps: self.eps,
-        }
-    }
 }

@@ -3,6 +3,7 @@
 
 use candle_core::Tensor;
 
+use super::simd::Norm;
 use crate::error::Result;
 use crate::weights::{BertWeights, LinearWeights, NormWeights};
 
@@ -18,6 +19,17 @@ pub struct NormParams {
     pub gamma: Vec<f32>,
     pub beta: Vec<f32>,
     pub eps: f32,
+}
+
+impl NormParams {
+    /// The view the layer-norm kernel takes.
+    pub fn as_norm(&self) -> Norm<'_> {
+        Norm {
+            gamma: &self.gamma,
+            beta: &self.beta,
+            eps: self.eps,
+        }
+    }
 }
 
 pub struct Layer {
