@@ -28,15 +28,19 @@ RUN cargo build --release --locked -p docfleet-worker \
 FROM python:3.11-slim-${DEBIAN_RELEASE} AS assets
 ARG BAKE_MODEL=true
 COPY scripts/setup /setup
-RUN XDG_CACHE_HOME=/cache /setup \
+RUN XDG_CACHE_HOME=/cache SETUP_TESSERACT=false /setup \
  && install -D -m 0644 /cache/docfleet/pdfium/libpdfium.so /out/lib/libpdfium.so \
  && mkdir -p /out/models \
  && if [ "${BAKE_MODEL}" = "true" ]; then mv /cache/docfleet/models/all-MiniLM-L6-v2 /out/models/; fi
 
 FROM debian:${DEBIAN_RELEASE}-slim
 # ca-certificates: S3, SQS, webhooks and Qdrant over TLS verify against the system roots.
+# tesseract-ocr: OCR of images and scanned pages (docfleet loads libtesseract at run time);
+# one traineddata package per language in OCR_LANGUAGES (Debian: tesseract-ocr-<lang>).
+ARG OCR_LANGUAGES="eng"
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates tesseract-ocr \
+      $(for l in $(echo "${OCR_LANGUAGES}" | tr '+' ' '); do echo "tesseract-ocr-$(echo "$l" | tr '_' '-')"; done) \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 docfleet \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/docfleet --no-create-home \

@@ -57,7 +57,7 @@ fn document() -> Vec<Page> {
                     text.push_str(". ");
                 }
             }
-            Page { number, text }
+            Page::new(number, text)
         })
         .collect()
 }

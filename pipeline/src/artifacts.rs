@@ -51,6 +51,9 @@ pub struct Manifest {
     pub media_type: String,
     pub size_bytes: u64,
     pub pages: u64,
+    /// Pages whose text came from OCR.
+    #[serde(default)]
+    pub ocr_pages: u64,
     pub chunks: u64,
     pub tokens: u64,
     pub points: u64,

@@ -15,6 +15,32 @@ const POINT_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_0c2e_9a4b_4f0e_8c53_d0cf_1e
 pub struct Page {
     pub number: u32,
     pub text: String,
+    /// How a person names this page where "page N" would be wrong: "slide 3", "sheet Budget",
+    /// "chapter 2", "attachment report.pdf, page 1".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Set when the text was recognised by OCR: Tesseract's mean word confidence, 0-100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocr_confidence: Option<u8>,
+}
+
+impl Page {
+    /// A page of text as the document holds it (no label, not OCR'd).
+    pub fn new(number: u32, text: impl Into<String>) -> Self {
+        Self {
+            number,
+            text: text.into(),
+            label: None,
+            ocr_confidence: None,
+        }
+    }
+
+    /// What search results call this page: its label, else "page N".
+    pub fn display_name(&self) -> String {
+        self.label
+            .clone()
+            .unwrap_or_else(|| format!("page {}", self.number))
+    }
 }
 
 /// A piece of a document that fits the model's token budget.

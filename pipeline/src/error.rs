@@ -21,6 +21,13 @@ pub enum Error {
     CorruptPdf(String),
     #[error("no extractable text ({0})")]
     NoText(String),
+    /// An Office, OpenDocument, EPUB, RTF or e-mail file that cannot be read (corrupt, encrypted,
+    /// a zip bomb, XML entity tricks); the message names the format and the cause.
+    #[error("{0}")]
+    Document(String),
+    /// Recognition failed or was refused (OCR off, Tesseract missing, a page over a limit).
+    #[error("OCR: {0}")]
+    Ocr(String),
     #[error("text is not valid UTF-8 at byte {0}")]
     InvalidUtf8(usize),
     #[error("PDFium: {0}")]

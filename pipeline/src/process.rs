@@ -11,7 +11,7 @@ use crate::artifacts::{self, ExtractedText, LaneTimings, Manifest};
 use crate::chunk::Chunker;
 use crate::embed_lane::EmbedLane;
 use crate::extract::{Extractor, sniff};
-use crate::index::{ChunkPayload, Point, VectorIndex, VersionKey};
+use crate::index::{ChunkPayload, Point, SpanInfo, VectorIndex, VersionKey};
 use crate::store::ObjectStore;
 use crate::{DocIdentity, Error, Result};
 
@@ -122,22 +122,28 @@ impl Processor {
         let points: Vec<Point> = chunks
             .into_iter()
             .zip(vectors)
-            .map(|(chunk, vector)| Point {
-                id: doc.point_id(chunk.index),
-                vector,
-                payload: ChunkPayload {
-                    tenant: doc.tenant.clone(),
-                    doc_id: doc.doc_id.clone(),
-                    source: doc.source.clone(),
-                    content_sha256: doc.content_sha256.clone(),
-                    chunk_index: chunk.index,
-                    chunk_count,
-                    page_start: chunk.page_start,
-                    page_end: chunk.page_end,
-                    text: chunk.text,
-                    model: self.model_id.clone(),
-                    pipeline_version: self.pipeline_version.clone(),
-                },
+            .map(|(chunk, vector)| {
+                let span = SpanInfo::of(&text.pages, chunk.page_start, chunk.page_end);
+                Point {
+                    id: doc.point_id(chunk.index),
+                    vector,
+                    payload: ChunkPayload {
+                        tenant: doc.tenant.clone(),
+                        doc_id: doc.doc_id.clone(),
+                        source: doc.source.clone(),
+                        content_sha256: doc.content_sha256.clone(),
+                        chunk_index: chunk.index,
+                        chunk_count,
+                        page_start: chunk.page_start,
+                        page_end: chunk.page_end,
+                        page_label: span.page_label,
+                        ocr_pages: span.ocr_pages,
+                        ocr_confidence: span.ocr_confidence,
+                        text: chunk.text,
+                        model: self.model_id.clone(),
+                        pipeline_version: self.pipeline_version.clone(),
+                    },
+                }
             })
             .collect();
         let point_count = points.len() as u64;
@@ -162,6 +168,11 @@ impl Processor {
             media_type: media_type.as_str().to_owned(),
             size_bytes,
             pages: text.pages.len() as u64,
+            ocr_pages: text
+                .pages
+                .iter()
+                .filter(|p| p.ocr_confidence.is_some())
+                .count() as u64,
             chunks: u64::from(chunk_count),
             tokens,
             points: point_count,

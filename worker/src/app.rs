@@ -10,7 +10,7 @@ use docfleet_models::{BertEmbedder, Embedder};
 use docfleet_pipeline::chunk::{Chunker, ChunkerConfig, TokenChunker};
 use docfleet_pipeline::embed_lane::{EmbedCallObserver, EmbedLane};
 use docfleet_pipeline::extract::{
-    DocumentExtractor, ExtractLimits, Extractor, ExtractorCommand, PdfExtractor,
+    DocumentExtractor, ExtractOptions, Extractor, ExtractorCommand, OCR_CHILD_ENV, PdfExtractor,
     ProcessPoolExtractor, serve_extraction,
 };
 use docfleet_pipeline::index::VectorIndex;
@@ -57,6 +57,10 @@ pub struct Pipelines {
 
 /// What it takes to make a chunker and name its pipeline version.
 struct Chunking {
+    /// What else changes the extracted text: the OCR settings' [`version_tag`].
+    ///
+    /// [`version_tag`]: docfleet_pipeline::extract::OcrSettings::version_tag
+    extract_tag: String,
     /// The embedder's own tokenizer: chunks count exactly the model's tokens.
     tokenizer: Tokenizer,
     model_id: String,
@@ -77,7 +81,7 @@ impl Chunking {
         let version = version::pipeline_version(
             &self.model_id,
             &self.model_fingerprint,
-            &chunker.settings_fingerprint(),
+            &format!("{}-{}", chunker.settings_fingerprint(), self.extract_tag),
         );
         Ok((Arc::new(chunker), version))
     }
@@ -126,6 +130,7 @@ pub async fn build_pipelines(
     let model_dir = common.model_dir();
     let embedder = load_embedder(common, opts.embed_batch_tokens)?;
     let chunking = Chunking {
+        extract_tag: opts.ocr.settings().version_tag(),
         tokenizer: embedder.tokenizer().clone(),
         model_id: embedder.model_id().to_owned(),
         model_fingerprint: version::model_fingerprint(&model_dir)
@@ -235,35 +240,54 @@ pub async fn build_object_store(common: &CommonOpts) -> Result<Arc<dyn ObjectSto
 /// process when it is 0.
 fn build_extractor(common: &CommonOpts, opts: &PipelineOpts) -> Result<Arc<dyn Extractor>> {
     let lib = common.pdfium_lib();
-    let limits = ExtractLimits {
+    let options = ExtractOptions {
         max_pages: opts.max_pages,
+        ocr: opts.ocr.settings(),
     };
     // Binding here too makes a missing or wrong libpdfium a startup error (exit 2) rather than
     // every PDF failing with the children's crash reports; it costs one bind (~tens of ms).
     let pdf = PdfExtractor::new(&lib)?;
+    // The same for Tesseract and each language's traineddata (unless OCR is off).
+    let install = common.ocr_install();
+    if let Some(info) = install.check(&options.ocr)? {
+        tracing::debug!(version = %info.version, tessdata = %info.tessdata_dir.display(), "OCR ready");
+    }
     if opts.extract_processes == 0 {
-        return Ok(Arc::new(DocumentExtractor::with_pdf(pdf, limits)));
+        let extractor = DocumentExtractor::with_pdf(pdf, options).with_ocr_install(install);
+        return Ok(Arc::new(extractor));
     }
     let exe = std::env::current_exe().context("locating the docfleet binary to run extractors")?;
-    let lib = lib
-        .to_str()
-        .with_context(|| format!("the libpdfium path {} is not UTF-8", lib.display()))?;
-    let command = ExtractorCommand::new(
-        exe,
-        [
-            "extract-worker",
-            "--pdfium-lib",
-            lib,
-            "--max-file-bytes",
-            &opts.max_file_bytes.to_string(),
-        ],
-    );
+    let utf8 = |path: &std::path::Path, what: &str| {
+        path.to_str()
+            .map(str::to_owned)
+            .with_context(|| format!("the {what} path {} is not UTF-8", path.display()))
+    };
+    let mut args = vec![
+        "extract-worker".to_owned(),
+        "--pdfium-lib".to_owned(),
+        utf8(&lib, "libpdfium")?,
+        "--max-file-bytes".to_owned(),
+        opts.max_file_bytes.to_string(),
+    ];
+    if let Some(path) = &install.lib_path {
+        args.extend(["--ocr-lib".to_owned(), utf8(path, "libtesseract")?]);
+    }
+    if let Some(path) = &install.tessdata_dir {
+        args.extend(["--ocr-tessdata-dir".to_owned(), utf8(path, "tessdata")?]);
+    }
+    let mut command = ExtractorCommand::new(exe, args);
+    // Tesseract's OpenMP threads would fight the other children and the encoder for the cores
+    // (pages 2-13x slower measured): one thread per child, parallelism comes from the children.
+    let ocr_env = OCR_CHILD_ENV
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    command.env.extend(ocr_env);
     let pool = ProcessPoolExtractor::new(
         command,
         opts.extract_processes,
         Duration::from_secs(opts.extract_timeout_secs),
     )
-    .with_limits(limits, opts.max_file_bytes);
+    .with_options(options, opts.max_file_bytes);
     Ok(Arc::new(pool))
 }
 
@@ -275,18 +299,20 @@ const TEST_CRASH_MARKER_VAR: &str = "DOCFLEET_TEST_CRASH_MARKER";
 /// `docfleet extract-worker`: serves the parent's extraction requests on stdin/stdout until
 /// stdin closes. stdout carries the protocol, so logs go to stderr only.
 pub fn serve_extract_worker(common: &CommonOpts, max_file_bytes: u64) -> Result<()> {
-    let extractor = DocumentExtractor::new(Some(&common.pdfium_lib()), ExtractLimits::default())?;
+    let extractor = DocumentExtractor::new(Some(&common.pdfium_lib()), ExtractOptions::default())?
+        .with_ocr_install(common.ocr_install());
     let crash_marker = std::env::var(TEST_CRASH_MARKER_VAR)
         .ok()
         .filter(|m| !m.is_empty());
-    let extract = |bytes: &[u8], media_type, limits| {
-        if let Some(marker) = &crash_marker
-            && bytes.windows(marker.len()).any(|w| w == marker.as_bytes())
-        {
-            std::process::abort();
-        }
-        extractor.extract_with_limits(bytes, media_type, limits)
-    };
+    let extract =
+        |bytes: &[u8], media_type, options: &ExtractOptions, on_page: &mut dyn FnMut()| {
+            if let Some(marker) = &crash_marker
+                && bytes.windows(marker.len()).any(|w| w == marker.as_bytes())
+            {
+                std::process::abort();
+            }
+            extractor.extract_with(bytes, media_type, options, on_page)
+        };
     serve_extraction(
         &extract,
         max_file_bytes,

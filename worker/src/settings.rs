@@ -25,6 +25,14 @@ pub struct CommonOpts {
     /// Path of libpdfium.so. Default: ~/.cache/docfleet/pdfium/libpdfium.so (./scripts/setup).
     #[arg(long, env = "DOCFLEET_PDFIUM_LIB", global = true)]
     pub pdfium_lib: Option<PathBuf>,
+    /// Path of libtesseract (OCR). Default: libtesseract.so.5 from the system's library path
+    /// (Debian/Ubuntu `tesseract-ocr`, which ./scripts/setup installs).
+    #[arg(long, env = "DOCFLEET_OCR_LIB", global = true)]
+    pub ocr_lib: Option<PathBuf>,
+    /// Tesseract's traineddata folder. Default: $TESSDATA_PREFIX, else the system's
+    /// (/usr/share/tesseract-ocr/5/tessdata on Debian/Ubuntu).
+    #[arg(long, env = "DOCFLEET_OCR_TESSDATA_DIR", global = true)]
+    pub ocr_tessdata_dir: Option<PathBuf>,
     /// Tenant the documents belong to; every read is scoped to it.
     #[arg(
         long,
@@ -191,6 +199,61 @@ pub struct PipelineOpts {
     #[arg(long, env = "DOCFLEET_EXTRACT_TIMEOUT_SECS", default_value_t = 120,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub extract_timeout_secs: u64,
+    #[command(flatten)]
+    pub ocr: OcrOpts,
+}
+
+/// Optical character recognition (Tesseract) of image files and scanned PDF pages.
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct OcrOpts {
+    /// `auto`: image files and PDF pages without a text layer; `force`: every PDF page too;
+    /// `off`: none (images and scanned PDFs fail).
+    #[arg(long = "ocr", env = "DOCFLEET_OCR", value_enum, default_value_t = OcrModeOpt::Auto)]
+    pub mode: OcrModeOpt,
+    /// Tesseract languages, joined by `+` (`eng+deu`); each needs its traineddata
+    /// (Debian: tesseract-ocr-<lang>). Checked at start.
+    #[arg(long, env = "DOCFLEET_OCR_LANGUAGES", default_value = "eng")]
+    pub ocr_languages: String,
+    /// Resolution PDF pages are rendered at for OCR.
+    #[arg(long, env = "DOCFLEET_OCR_DPI", default_value_t = 300,
+          value_parser = clap::value_parser!(u32).range(72..=1200))]
+    pub ocr_dpi: u32,
+    /// Pixels of one page: a rendered PDF page is scaled down to fit, a larger image fails.
+    #[arg(long, env = "DOCFLEET_OCR_MAX_PIXELS", default_value_t = 40_000_000)]
+    pub ocr_max_pixels: u64,
+    /// Recognition of one page that takes longer fails the document.
+    #[arg(long, env = "DOCFLEET_OCR_PAGE_TIMEOUT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub ocr_page_timeout_secs: u64,
+    /// Pages of one document that may need OCR; more fail the document before any is read.
+    #[arg(long, env = "DOCFLEET_OCR_MAX_PAGES", default_value_t = 1000)]
+    pub ocr_max_pages: u64,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OcrModeOpt {
+    Off,
+    Auto,
+    Force,
+}
+
+impl OcrOpts {
+    pub fn settings(&self) -> docfleet_pipeline::extract::OcrSettings {
+        use docfleet_pipeline::extract::{OcrMode, OcrSettings};
+        OcrSettings {
+            mode: match self.mode {
+                OcrModeOpt::Off => OcrMode::Off,
+                OcrModeOpt::Auto => OcrMode::Auto,
+                OcrModeOpt::Force => OcrMode::Force,
+            },
+            languages: self.ocr_languages.clone(),
+            dpi: self.ocr_dpi,
+            max_pixels: self.ocr_max_pixels,
+            page_timeout_secs: self.ocr_page_timeout_secs,
+            max_pages: self.ocr_max_pages,
+        }
+    }
 }
 
 /// Which queue carries the jobs.
@@ -453,6 +516,14 @@ impl CommonOpts {
                 .join("pdfium")
                 .join("libpdfium.so")
         })
+    }
+
+    /// Where Tesseract is, for the extractors.
+    pub fn ocr_install(&self) -> docfleet_pipeline::extract::OcrInstall {
+        docfleet_pipeline::extract::OcrInstall {
+            lib_path: self.ocr_lib.clone(),
+            tessdata_dir: self.ocr_tessdata_dir.clone(),
+        }
     }
 
     pub fn index_dir(&self) -> PathBuf {

@@ -250,6 +250,18 @@ containers:
         value: {{ $root.Values.pipeline.extractProcesses | int64 | quote }}
       - name: DOCFLEET_EXTRACT_TIMEOUT_SECS
         value: {{ $root.Values.pipeline.extractTimeoutSecs | int64 | quote }}
+      - name: DOCFLEET_OCR
+        value: {{ $root.Values.pipeline.ocr.mode | quote }}
+      - name: DOCFLEET_OCR_LANGUAGES
+        value: {{ $root.Values.pipeline.ocr.languages | quote }}
+      - name: DOCFLEET_OCR_DPI
+        value: {{ $root.Values.pipeline.ocr.dpi | int64 | quote }}
+      - name: DOCFLEET_OCR_MAX_PIXELS
+        value: {{ $root.Values.pipeline.ocr.maxPixels | int64 | quote }}
+      - name: DOCFLEET_OCR_PAGE_TIMEOUT_SECS
+        value: {{ $root.Values.pipeline.ocr.pageTimeoutSecs | int64 | quote }}
+      - name: DOCFLEET_OCR_MAX_PAGES
+        value: {{ $root.Values.pipeline.ocr.maxPages | int64 | quote }}
       - name: DOCFLEET_LEASE_SECS
         value: {{ $root.Values.worker.leaseSecs | int64 | quote }}
       - name: DOCFLEET_DRAIN_TIMEOUT_SECS

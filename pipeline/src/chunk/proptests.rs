@@ -49,7 +49,7 @@ fn document() -> impl Strategy<Value = Vec<Page>> {
         texts
             .into_iter()
             .zip(1u32..)
-            .map(|(text, number)| Page { number, text })
+            .map(|(text, number)| Page::new(number, text))
             .collect()
     })
 }

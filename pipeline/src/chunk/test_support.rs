@@ -44,10 +44,7 @@ pub fn pages(texts: &[&str]) -> Vec<Page> {
     texts
         .iter()
         .zip(1u32..)
-        .map(|(t, number)| Page {
-            number,
-            text: (*t).to_owned(),
-        })
+        .map(|(t, number)| Page::new(number, *t))
         .collect()
 }
 

@@ -196,10 +196,7 @@ fn chunks_span_the_pages_they_come_from() {
     let p: Vec<Page> = texts
         .iter()
         .zip(1u32..)
-        .map(|(t, number)| Page {
-            number,
-            text: t.trim_end().to_owned(),
-        })
+        .map(|(t, number)| Page::new(number, t.trim_end()))
         .collect();
     let chunks = chunker(64, 8).chunk(&p).unwrap();
     check_invariants(&p, &chunks, 64, 8).unwrap();
@@ -220,10 +217,7 @@ fn large_document_is_fast() {
     let p: Vec<Page> = texts
         .iter()
         .zip(1u32..)
-        .map(|(t, number)| Page {
-            number,
-            text: t.clone(),
-        })
+        .map(|(t, number)| Page::new(number, t.clone()))
         .collect();
     let bytes = doc_text(&p).len();
     let c = chunker(256, 32);

@@ -4,11 +4,13 @@
 use std::io::{self, BufReader, BufWriter, Read, Write};
 
 use super::wire::{self, MAX_HEADER_BYTES, RequestHeader, Response, WireError};
-use super::{ExtractLimits, MediaType};
+use super::{ExtractOptions, MediaType};
 use crate::{Error, Page, Result};
 
-/// What the child does with one document: usually [`super::DocumentExtractor::extract_with_limits`].
-pub type ExtractFn<'a> = dyn Fn(&[u8], MediaType, ExtractLimits) -> Result<Vec<Page>> + 'a;
+/// What the child does with one document: usually [`super::DocumentExtractor::extract_with`].
+/// The last argument is called after each slow step (an OCR'd page) and sends a heartbeat.
+pub type ExtractFn<'a> =
+    dyn Fn(&[u8], MediaType, &ExtractOptions, &mut dyn FnMut()) -> Result<Vec<Page>> + 'a;
 
 /// Serves extraction requests from `input` until it ends, writing one answer per request to
 /// `output`. `max_body_bytes` caps the document frame (the parent's `max_file_bytes`).
@@ -40,14 +42,13 @@ pub fn serve_extraction(
                 "request header without a body",
             )
         })?;
+        // A heartbeat that cannot be written means the parent is gone: the answer's write
+        // below fails the same way.
+        let mut heartbeat = || {
+            let _ = wire::write_frame(&mut output, wire::HEARTBEAT).and_then(|()| output.flush());
+        };
         let result = match wire::parse_media_type(&header.media_type) {
-            Some(media_type) => extract(
-                &body,
-                media_type,
-                ExtractLimits {
-                    max_pages: header.max_pages,
-                },
-            ),
+            Some(media_type) => extract(&body, media_type, &header.options, &mut heartbeat),
             None => Err(Error::UnsupportedMediaType {
                 media_type: header.media_type,
             }),
@@ -71,7 +72,10 @@ mod tests {
     fn request(media_type: &str, max_pages: u64, body: &[u8]) -> Vec<u8> {
         let header = serde_json::to_vec(&RequestHeader {
             media_type: media_type.into(),
-            max_pages,
+            options: ExtractOptions {
+                max_pages,
+                ..ExtractOptions::default()
+            },
         })
         .unwrap();
         let mut out = Vec::new();
@@ -93,17 +97,17 @@ mod tests {
 
     #[test]
     fn answers_each_request_like_the_in_process_extractor() {
-        let ex = DocumentExtractor::new(None, ExtractLimits::default()).unwrap();
+        let ex = DocumentExtractor::new(None, ExtractOptions::default()).unwrap();
         let mut input = request("text/plain", 7, b"Tides rise twice a day.");
         input.extend(request("text/plain", 7, b""));
         input.extend(request("text/markdown", 7, b"# bad \xff utf8"));
-        input.extend(request("image/png", 7, b"\x89PNG"));
+        input.extend(request("image/gif", 7, b"GIF89a"));
         input.extend(request("application/pdf", 7, b"%PDF-1.7"));
         let mut out = Vec::new();
         let limits_seen = std::sync::Mutex::new(Vec::new());
-        let extract = |b: &[u8], m: MediaType, l: ExtractLimits| {
-            limits_seen.lock().unwrap().push(l.max_pages);
-            ex.extract_with_limits(b, m, l)
+        let extract = |b: &[u8], m: MediaType, o: &ExtractOptions, beat: &mut dyn FnMut()| {
+            limits_seen.lock().unwrap().push(o.max_pages);
+            ex.extract_with(b, m, o, beat)
         };
         serve_extraction(&extract, 1024, input.as_slice(), &mut out).unwrap();
 
@@ -114,7 +118,7 @@ mod tests {
             ex.extract(b"", MediaType::PlainText),
             ex.extract(b"# bad \xff utf8", MediaType::Markdown),
             Err(Error::UnsupportedMediaType {
-                media_type: "image/png".into(),
+                media_type: "image/gif".into(),
             }),
             ex.extract(b"%PDF-1.7", MediaType::Pdf),
         ];
@@ -135,7 +139,11 @@ mod tests {
 
     #[test]
     fn a_broken_protocol_ends_the_loop_with_an_error() {
-        let ex = |_: &[u8], _: MediaType, _: ExtractLimits| -> Result<Vec<Page>> { Ok(vec![]) };
+        let ex = |_: &[u8],
+                  _: MediaType,
+                  _: &ExtractOptions,
+                  _: &mut dyn FnMut()|
+         -> Result<Vec<Page>> { Ok(vec![]) };
         let cases: [(&str, Vec<u8>); 3] = [
             ("oversized body", request("text/plain", 1, &[b'a'; 2048])),
             ("header without body", {
@@ -161,5 +169,26 @@ mod tests {
                 "{what}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn heartbeats_precede_the_answer() {
+        let ex = |_: &[u8], _: MediaType, _: &ExtractOptions, beat: &mut dyn FnMut()| {
+            beat();
+            beat();
+            Ok(vec![Page::new(1, "scanned")])
+        };
+        let mut out = Vec::new();
+        let input = request("image/png", 3, b"png");
+        serve_extraction(&ex, 1024, input.as_slice(), &mut out).unwrap();
+        let mut frames = out.as_slice();
+        for _ in 0..2 {
+            let beat = wire::read_frame(&mut frames, 64).unwrap().unwrap();
+            assert!(beat.is_empty());
+        }
+        let answer = wire::read_frame(&mut frames, 1024).unwrap().unwrap();
+        assert!(
+            matches!(serde_json::from_slice(&answer).unwrap(), Response::Ok(p) if p.len() == 1)
+        );
     }
 }

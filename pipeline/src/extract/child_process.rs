@@ -111,8 +111,9 @@ impl ExtractorProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Writes one request (`header` and `body` frames) and waits up to `timeout` for the answer
-    /// frame. On timeout the child is killed.
+    /// Writes one request (`header` and `body` frames) and waits for the answer frame, up to
+    /// `timeout` from the request or from the child's last heartbeat (an empty frame: an OCR'd
+    /// page). On timeout the child is killed.
     pub(super) fn request(
         &mut self,
         header: &[u8],
@@ -133,15 +134,18 @@ impl ExtractorProcess {
                 wire::write_frame(stdin, body)?;
                 stdin.flush()
             });
-            let answer = match answers.recv_timeout(timeout) {
-                Ok(Ok(frame)) => Ok(frame),
-                Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Err(NoAnswer::Closed),
-                Ok(Err(e)) => Err(NoAnswer::Garbled(e)),
-                Err(RecvTimeoutError::Disconnected) => Err(NoAnswer::Closed),
-                Err(RecvTimeoutError::Timeout) => {
-                    let _ = child.kill();
-                    Err(NoAnswer::TimedOut)
-                }
+            let answer = loop {
+                break match answers.recv_timeout(timeout) {
+                    Ok(Ok(frame)) if frame.as_slice() == wire::HEARTBEAT => continue,
+                    Ok(Ok(frame)) => Ok(frame),
+                    Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Err(NoAnswer::Closed),
+                    Ok(Err(e)) => Err(NoAnswer::Garbled(e)),
+                    Err(RecvTimeoutError::Disconnected) => Err(NoAnswer::Closed),
+                    Err(RecvTimeoutError::Timeout) => {
+                        let _ = child.kill();
+                        Err(NoAnswer::TimedOut)
+                    }
+                };
             };
             // A write error means the child went away; the answer (EOF) already says so.
             let _ = writer.join();

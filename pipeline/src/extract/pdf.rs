@@ -8,8 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use pdfium_render::prelude::{Pdfium, PdfiumError, PdfiumInternalError};
+use docfleet_ocr::GrayImage;
+use pdfium_render::prelude::{
+    PdfPage, PdfPageIndex, PdfRenderConfig, Pdfium, PdfiumError, PdfiumInternalError,
+};
 
+use super::ocr::{OcrEngine, OcrMode, OcrSettings, needs_ocr};
 use super::text::normalize;
 use crate::{Error, Page, Result};
 
@@ -73,7 +77,19 @@ impl PdfExtractor {
     /// The text of every page, numbered from 1. Pages without text are kept (with empty text)
     /// so numbers match the viewer; a PDF with no text on any page is [`Error::NoText`].
     pub fn extract(&self, bytes: &[u8], max_pages: u64) -> Result<Vec<Page>> {
-        self.extract_with_password(bytes, None, max_pages)
+        self.extract_with_password(bytes, None, max_pages, None)
+    }
+
+    /// [`Self::extract`], with pages that have no text layer (all pages with
+    /// [`OcrMode::Force`]) rendered and recognised by `ocr`. `on_page` is called after each
+    /// recognised page (the extractor child's heartbeat).
+    pub(super) fn extract_with_ocr(
+        &self,
+        bytes: &[u8],
+        max_pages: u64,
+        ocr: &mut PdfOcr<'_>,
+    ) -> Result<Vec<Page>> {
+        self.extract_with_password(bytes, None, max_pages, Some(ocr))
     }
 
     fn extract_with_password(
@@ -81,6 +97,7 @@ impl PdfExtractor {
         bytes: &[u8],
         password: Option<&str>,
         max_pages: u64,
+        ocr: Option<&mut PdfOcr<'_>>,
     ) -> Result<Vec<Page>> {
         if bytes.is_empty() {
             return Err(Error::EmptyFile);
@@ -106,25 +123,7 @@ impl PdfExtractor {
         let mut out = Vec::with_capacity(pages.len() as usize);
         for (index, page) in pages.iter().enumerate() {
             let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-            let text_page = page
-                .text()
-                .map_err(|e| Error::CorruptPdf(format!("page {number}: no text page ({e:?})")))?;
-            let text = text_page.all();
-            let lines: Vec<LineBox> = text_page
-                .segments()
-                .iter()
-                .map(|segment| {
-                    let bounds = segment.bounds();
-                    LineBox {
-                        bottom: bounds.bottom().value,
-                        height: bounds.height().value,
-                    }
-                })
-                .collect();
-            out.push(Page {
-                number,
-                text: normalize(&mark_paragraphs(&text, &lines)),
-            });
+            out.push(Page::new(number, page_text(&page, number)?));
         }
         if out.len() as u64 != count {
             return Err(Error::CorruptPdf(format!(
@@ -132,14 +131,104 @@ impl PdfExtractor {
                 out.len()
             )));
         }
+        let mode = ocr.as_ref().map_or(OcrMode::Off, |o| o.settings.mode);
+        let scanned: Vec<usize> = (0..out.len())
+            .filter(|&i| needs_ocr(&out[i].text, mode))
+            .collect();
+        if let Some(ocr) = ocr
+            && !scanned.is_empty()
+        {
+            ocr.settings.check_pages(scanned.len() as u64)?;
+            for i in scanned {
+                let page = PdfPageIndex::try_from(i)
+                    .map_err(|_| Error::TooManyPages {
+                        pages: count,
+                        limit: max_pages,
+                    })
+                    .and_then(|index| pages.get(index).map_err(|e| (i, e)).map_err(page_error))?;
+                let (image, ppi) = render_gray(&page, ocr.settings, out[i].number)?;
+                let found = ocr.engine.recognize(ocr.settings, &image, ppi)?;
+                (ocr.on_page)();
+                // Forced OCR keeps a text layer that OCR could not read at all.
+                if !found.text.trim().is_empty() || out[i].text.trim().is_empty() {
+                    out[i].text = found.text;
+                    out[i].ocr_confidence = Some(found.confidence);
+                }
+            }
+        }
         if out.iter().all(|page| page.text.trim().is_empty()) {
-            return Err(Error::NoText(format!(
-                "no text layer on any of {count} pages: scanned PDFs need OCR, which docfleet \
-                 does not do"
-            )));
+            return Err(Error::NoText(if mode == OcrMode::Off {
+                format!(
+                    "no text layer on any of {count} pages: scanned PDFs need OCR, which is off \
+                     (--ocr off)"
+                )
+            } else {
+                format!("no text layer on any of {count} pages, and OCR found no text either")
+            }));
         }
         Ok(out)
     }
+}
+
+/// What PDF extraction needs for OCR: the engine, the job's settings, the heartbeat.
+pub(super) struct PdfOcr<'a> {
+    pub engine: &'a OcrEngine,
+    pub settings: &'a OcrSettings,
+    pub on_page: &'a mut dyn FnMut(),
+}
+
+fn page_error((index, e): (usize, PdfiumError)) -> Error {
+    Error::CorruptPdf(format!("page {} could not be loaded ({e:?})", index + 1))
+}
+
+/// A page's text layer, with paragraphs marked.
+fn page_text(page: &PdfPage<'_>, number: u32) -> Result<String> {
+    let text_page = page
+        .text()
+        .map_err(|e| Error::CorruptPdf(format!("page {number}: no text page ({e:?})")))?;
+    let text = text_page.all();
+    let lines: Vec<LineBox> = text_page
+        .segments()
+        .iter()
+        .map(|segment| {
+            let bounds = segment.bounds();
+            LineBox {
+                bottom: bounds.bottom().value,
+                height: bounds.height().value,
+            }
+        })
+        .collect();
+    Ok(normalize(&mark_paragraphs(&text, &lines)))
+}
+
+/// Renders a page in gray at the OCR resolution, scaled down to stay within `max_pixels`;
+/// returns the image and the resolution it ended up at.
+fn render_gray(
+    page: &PdfPage<'_>,
+    settings: &OcrSettings,
+    number: u32,
+) -> Result<(GrayImage, u32)> {
+    let (w_pt, h_pt) = (page.width().value, page.height().value);
+    if !(w_pt > 0.0 && h_pt > 0.0) {
+        return Err(Error::CorruptPdf(format!(
+            "page {number} has no size ({w_pt} x {h_pt} points)"
+        )));
+    }
+    let mut scale = settings.dpi.max(1) as f32 / 72.0;
+    let pixels = f64::from(w_pt * scale) * f64::from(h_pt * scale);
+    if pixels > settings.max_pixels as f64 {
+        scale *= (settings.max_pixels as f64 / pixels).sqrt() as f32;
+    }
+    let config = PdfRenderConfig::new()
+        .scale_page_by_factor(scale)
+        .render_form_data(true);
+    let bitmap = page
+        .render_with_config(&config)
+        .map_err(|e| Error::CorruptPdf(format!("page {number} could not be rendered ({e:?})")))?;
+    let (width, height) = (bitmap.width() as u32, bitmap.height() as u32);
+    let rgba = bitmap.as_rgba_bytes();
+    let image = GrayImage::from_rgba(width, height, width as usize * 4, &rgba);
+    Ok((image, (scale * 72.0).round() as u32))
 }
 
 /// Where a run of text sits on the page (PDF points, y grows upwards).
@@ -264,7 +353,7 @@ mod tests {
     #[test]
     fn encrypted_fixture_opens_with_its_user_password() {
         let bytes = fixture("bad/encrypted.pdf");
-        let pages = pdf_extractor().extract_with_password(&bytes, Some("docfleet-user"), 10);
+        let pages = pdf_extractor().extract_with_password(&bytes, Some("docfleet-user"), 10, None);
         let pages = pages.unwrap();
         assert_eq!(pages.len(), 1);
         assert!(
@@ -272,7 +361,7 @@ mod tests {
             "{:?}",
             pages[0].text
         );
-        let wrong = pdf_extractor().extract_with_password(&bytes, Some("guess"), 10);
+        let wrong = pdf_extractor().extract_with_password(&bytes, Some("guess"), 10, None);
         assert!(matches!(wrong, Err(Error::Encrypted)));
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::child_process::{ExtractorProcess, NoAnswer};
 use super::wire::{RequestHeader, Response};
-use super::{ExtractLimits, Extractor, MediaType};
+use super::{ExtractOptions, Extractor, MediaType};
 use crate::{Error, Page, Result};
 
 /// How to start one extractor child.
@@ -42,7 +42,7 @@ impl ExtractorCommand {
 pub struct ProcessPoolExtractor {
     command: ExtractorCommand,
     timeout: Duration,
-    limits: ExtractLimits,
+    options: ExtractOptions,
     max_body_bytes: u64,
     slots: Mutex<Slots>,
     slot_freed: Condvar,
@@ -57,13 +57,14 @@ struct Slots {
 
 impl ProcessPoolExtractor {
     /// A pool of at most `processes` children (at least 1), each document getting `timeout`.
-    /// Children start on demand. Limits default to [`ExtractLimits::default`] and 100 MiB
-    /// documents; see [`Self::with_limits`].
+    /// Children start on demand. Options default to [`ExtractOptions::default`] and 100 MiB
+    /// documents; see [`Self::with_options`]. `timeout` counts from the request or from the
+    /// child's last heartbeat (each OCR'd page sends one), so it bounds a hang, not a long scan.
     pub fn new(command: ExtractorCommand, processes: usize, timeout: Duration) -> Self {
         Self {
             command,
             timeout,
-            limits: ExtractLimits::default(),
+            options: ExtractOptions::default(),
             max_body_bytes: 100 * 1024 * 1024,
             slots: Mutex::new(Slots {
                 idle: Vec::new(),
@@ -74,10 +75,10 @@ impl ProcessPoolExtractor {
         }
     }
 
-    /// `limits` travel with each request; larger documents than `max_body_bytes` are refused
+    /// `options` travel with each request; larger documents than `max_body_bytes` are refused
     /// here, as the child refuses larger frames (give it the same value).
-    pub fn with_limits(mut self, limits: ExtractLimits, max_body_bytes: u64) -> Self {
-        self.limits = limits;
+    pub fn with_options(mut self, options: ExtractOptions, max_body_bytes: u64) -> Self {
+        self.options = options;
         self.max_body_bytes = max_body_bytes;
         self
     }
@@ -135,7 +136,7 @@ impl Extractor for ProcessPoolExtractor {
         }
         let header = serde_json::to_vec(&RequestHeader {
             media_type: media_type.as_str().to_owned(),
-            max_pages: self.limits.max_pages,
+            options: self.options.clone(),
         })
         .map_err(|e| Error::Io(std::io::Error::other(e)))?;
 

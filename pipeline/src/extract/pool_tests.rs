@@ -147,8 +147,13 @@ fn a_child_that_exits_without_answering_is_a_crash() {
 
 #[test]
 fn idle_children_are_reused_errors_keep_their_variant_and_drop_reaps() {
-    let pool =
-        fake_pool(2, Duration::from_secs(10)).with_limits(ExtractLimits { max_pages: 4 }, 1024);
+    let pool = fake_pool(2, Duration::from_secs(10)).with_options(
+        ExtractOptions {
+            max_pages: 4,
+            ..ExtractOptions::default()
+        },
+        1024,
+    );
     let a = pid(&text(&pool, "one").unwrap());
     let b = pid(&text(&pool, "two").unwrap());
     assert_eq!(a, b, "an idle child is reused");

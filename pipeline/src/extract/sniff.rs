@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+use docfleet_formats::Format;
+use docfleet_ocr::ImageFormat;
+
+use super::office::format_error;
 use crate::{Error, Result};
 
 /// The document types the extract lane understands.
@@ -11,6 +15,10 @@ pub enum MediaType {
     PlainText,
     Markdown,
     Html,
+    /// PNG, JPEG, TIFF, BMP, WebP: recognised by OCR.
+    Image(ImageFormat),
+    /// Office, OpenDocument, EPUB, RTF, e-mail: read by `docfleet-formats`.
+    Document(Format),
 }
 
 impl MediaType {
@@ -21,7 +29,24 @@ impl MediaType {
             MediaType::PlainText => "text/plain",
             MediaType::Markdown => "text/markdown",
             MediaType::Html => "text/html",
+            MediaType::Image(format) => format.mime(),
+            MediaType::Document(format) => format.mime(),
         }
+    }
+
+    /// The inverse of [`Self::as_str`].
+    pub fn from_mime(mime: &str) -> Option<Self> {
+        let plain = [
+            MediaType::Pdf,
+            MediaType::PlainText,
+            MediaType::Markdown,
+            MediaType::Html,
+        ];
+        plain
+            .into_iter()
+            .find(|m| m.as_str() == mime)
+            .or_else(|| ImageFormat::from_mime(mime).map(MediaType::Image))
+            .or_else(|| Format::from_mime(mime).map(MediaType::Document))
     }
 }
 
@@ -42,10 +67,13 @@ const OCTET_STREAM: &str = "application/octet-stream";
 
 /// Decides the media type of a document from its content; `file_name` is only a hint (it picks
 /// Markdown over plain text, and a `.pdf` name that is not a PDF is reported as a corrupt PDF).
+/// Images are told by their magic bytes, Office/OpenDocument/EPUB by the entries of their zip,
+/// XLS by its OLE2 streams, RTF and e-mail by how they start.
 ///
 /// Errors: [`Error::EmptyFile`] for 0 bytes, [`Error::CorruptPdf`] for a `.pdf` without a PDF
-/// header, [`Error::UnsupportedMediaType`] for known binary formats and binary data,
-/// [`Error::InvalidUtf8`] for text that is not UTF-8.
+/// header, [`Error::UnsupportedMediaType`] for other binary formats and binary data,
+/// [`Error::Document`] for an encrypted Office file, [`Error::InvalidUtf8`] for text that is
+/// not UTF-8.
 pub fn sniff(bytes: &[u8], file_name: Option<&str>) -> Result<MediaType> {
     if bytes.is_empty() {
         return Err(Error::EmptyFile);
@@ -55,6 +83,12 @@ pub fn sniff(bytes: &[u8], file_name: Option<&str>) -> Result<MediaType> {
         return Ok(MediaType::Pdf);
     }
     let ext = extension(file_name);
+    if let Some(format) = ImageFormat::detect(bytes) {
+        return Ok(MediaType::Image(format));
+    }
+    if let Some(format) = docfleet_formats::detect(bytes).map_err(format_error)? {
+        return Ok(MediaType::Document(format));
+    }
 
     if let Some(kind) = infer::get(bytes) {
         match kind.mime_type() {
@@ -211,11 +245,16 @@ mod tests {
             matches!(&err, Error::CorruptPdf(m) if m.contains("missing %PDF header")),
             "{err}"
         );
-        // A known binary format keeps its own name even behind a .pdf extension.
+        // A known binary format keeps its own type even behind a .pdf extension.
         let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
-        let err = sniff(png, Some("scan.pdf")).unwrap_err();
+        assert_eq!(
+            sniff(png, Some("scan.pdf")).ok(),
+            Some(MediaType::Image(ImageFormat::Png))
+        );
+        let gif = b"GIF89a\x01\0\x01\0\0\0\0;";
+        let err = sniff(gif, Some("scan.pdf")).unwrap_err();
         assert!(
-            matches!(&err, Error::UnsupportedMediaType { media_type } if media_type == "image/png")
+            matches!(&err, Error::UnsupportedMediaType { media_type } if media_type == "image/gif")
         );
     }
 
@@ -246,5 +285,27 @@ mod tests {
         assert_eq!(MediaType::Markdown.to_string(), "text/markdown");
         assert_eq!(MediaType::Html.as_str(), "text/html");
         assert_eq!(MediaType::PlainText.as_str(), "text/plain");
+        let every = [
+            MediaType::Pdf,
+            MediaType::PlainText,
+            MediaType::Markdown,
+            MediaType::Html,
+        ]
+        .into_iter()
+        .chain(Format::all().iter().copied().map(MediaType::Document))
+        .chain(
+            [
+                ImageFormat::Png,
+                ImageFormat::Jpeg,
+                ImageFormat::Tiff,
+                ImageFormat::Bmp,
+                ImageFormat::Webp,
+            ]
+            .map(MediaType::Image),
+        );
+        for m in every {
+            assert_eq!(MediaType::from_mime(m.as_str()), Some(m), "{m}");
+        }
+        assert_eq!(MediaType::from_mime("image/gif"), None);
     }
 }

@@ -42,7 +42,7 @@ pub(super) fn pdf_extractor() -> &'static PdfExtractor {
 }
 
 fn extractor() -> DocumentExtractor {
-    DocumentExtractor::with_pdf(pdf_extractor().clone(), ExtractLimits::default())
+    DocumentExtractor::with_pdf(pdf_extractor().clone(), ExtractOptions::default())
 }
 
 /// Sniffs and extracts a fixture the way the pipeline does.
@@ -101,7 +101,11 @@ fn sniffs_bad_fixtures() {
         Err(Error::UnsupportedMediaType { media_type }) => media_type,
         other => panic!("{rel}: {other:?}"),
     };
-    assert_eq!(unsupported("bad/image.png"), "image/png");
+    assert_eq!(
+        sniff(&fixture("bad/image.png"), None).unwrap(),
+        MediaType::Image(docfleet_ocr::ImageFormat::Png),
+        "images are documents (OCR)"
+    );
     assert_eq!(unsupported("bad/archive.zip"), "application/zip");
     assert_eq!(unsupported("bad/binary.txt"), "application/octet-stream");
     assert!(matches!(
@@ -141,13 +145,15 @@ fn every_bad_fixture_gives_its_error() {
         ("not-a-pdf.pdf", |e| matches!(e, Error::CorruptPdf(_))),
         ("empty.pdf", |e| matches!(e, Error::EmptyFile)),
         ("encrypted.pdf", |e| matches!(e, Error::Encrypted)),
+        // A drawing without letters: OCR runs and finds none.
         (
             "scanned.pdf",
             |e| matches!(e, Error::NoText(m) if m.contains("1 pages") && m.contains("OCR")),
         ),
-        ("image.png", |e| {
-            matches!(e, Error::UnsupportedMediaType { .. })
-        }),
+        (
+            "image.png",
+            |e| matches!(e, Error::NoText(m) if m.contains("OCR found no text")),
+        ),
         ("archive.zip", |e| {
             matches!(e, Error::UnsupportedMediaType { .. })
         }),
@@ -254,23 +260,33 @@ fn html_text_has_no_markup_script_or_style() {
 #[test]
 fn max_pages_is_enforced_before_extracting() {
     let bytes = fixture("docs/kafka-consumer-groups.pdf");
-    let limited =
-        DocumentExtractor::with_pdf(pdf_extractor().clone(), ExtractLimits { max_pages: 2 });
+    let limited = DocumentExtractor::with_pdf(
+        pdf_extractor().clone(),
+        ExtractOptions {
+            max_pages: 2,
+            ..ExtractOptions::default()
+        },
+    );
     let err = limited.extract(&bytes, MediaType::Pdf).unwrap_err();
     assert!(
         matches!(err, Error::TooManyPages { pages: 3, limit: 2 }),
         "{err:?}"
     );
     assert!(!err.is_retryable());
-    let exact =
-        DocumentExtractor::with_pdf(pdf_extractor().clone(), ExtractLimits { max_pages: 3 });
+    let exact = DocumentExtractor::with_pdf(
+        pdf_extractor().clone(),
+        ExtractOptions {
+            max_pages: 3,
+            ..ExtractOptions::default()
+        },
+    );
     assert_eq!(exact.extract(&bytes, MediaType::Pdf).unwrap().len(), 3);
-    assert_eq!(ExtractLimits::default().max_pages, 5000);
+    assert_eq!(ExtractOptions::default().max_pages, 5000);
 }
 
 #[test]
 fn without_pdfium_only_pdfs_are_refused() {
-    let text_only = DocumentExtractor::new(None, ExtractLimits::default()).unwrap();
+    let text_only = DocumentExtractor::new(None, ExtractOptions::default()).unwrap();
     assert!(!text_only.supports_pdf());
     let err = text_only
         .extract(&fixture("docs/chess-openings.pdf"), MediaType::Pdf)

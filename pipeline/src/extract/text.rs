@@ -14,7 +14,7 @@ pub(super) fn single_page(text: String) -> Result<Vec<Page>> {
     if text.trim().is_empty() {
         return Err(Error::NoText("document is empty".to_owned()));
     }
-    Ok(vec![Page { number: 1, text }])
+    Ok(vec![Page::new(1, text)])
 }
 
 /// Normalises extracted text: drops a BOM, turns `\r\n` and `\r` into `\n`, removes control
@@ -73,13 +73,7 @@ mod tests {
     #[test]
     fn text_is_one_page_and_utf8_is_checked() {
         let pages = extract("\u{feff}# Notes\r\n\r\nSome *text*.\r\n".as_bytes()).unwrap();
-        assert_eq!(
-            pages,
-            vec![Page {
-                number: 1,
-                text: "# Notes\n\nSome *text*.".into()
-            }]
-        );
+        assert_eq!(pages, vec![Page::new(1, "# Notes\n\nSome *text*.")]);
         assert!(matches!(
             extract(b"ok\n\xc3\x28"),
             Err(Error::InvalidUtf8(3))

@@ -1,8 +1,9 @@
 //! The protocol between the parent and an extractor child process, on the child's stdin/stdout.
 //!
 //! Every frame is a `u32` little-endian length followed by that many bytes. A request is two
-//! frames: a JSON [`RequestHeader`] (`{"media_type": "application/pdf", "max_pages": 5000}`) and
-//! the document bytes. The answer is one JSON frame, a [`Response`]: `{"ok": [pages]}` or
+//! frames: a JSON [`RequestHeader`] (`{"media_type": "application/pdf", "max_pages": 5000,
+//! "ocr": {...}}`) and the document bytes. While it works the child may send empty
+//! [`HEARTBEAT`] frames; the answer is one JSON frame, a [`Response`]: `{"ok": [pages]}` or
 //! `{"err": {"kind": "corrupt_pdf", "message": "..."}}`. Errors travel as [`WireError`], which maps
 //! back to the same [`Error`] variant, so messages and [`Error::is_retryable`] are the same as
 //! with in-process extraction.
@@ -11,7 +12,7 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use super::MediaType;
+use super::{ExtractOptions, MediaType};
 use crate::{Error, Page};
 
 /// Largest request header frame: a few dozen bytes of JSON in practice.
@@ -76,20 +77,19 @@ fn truncated(what: &str, got: impl std::fmt::Display, want: impl std::fmt::Displ
 pub struct RequestHeader {
     /// The MIME type, as [`MediaType::as_str`] writes it.
     pub media_type: String,
-    pub max_pages: u64,
+    /// `max_pages` and `ocr`, at the top level of the header.
+    #[serde(flatten)]
+    pub options: ExtractOptions,
 }
 
 /// Parses a MIME type written by [`MediaType::as_str`].
 pub fn parse_media_type(mime: &str) -> Option<MediaType> {
-    [
-        MediaType::Pdf,
-        MediaType::PlainText,
-        MediaType::Markdown,
-        MediaType::Html,
-    ]
-    .into_iter()
-    .find(|m| m.as_str() == mime)
+    MediaType::from_mime(mime)
 }
+
+/// A zero-length frame from the child: "still working" (sent after each OCR'd page), which
+/// restarts the parent's deadline. No answer is ever empty (answers are JSON objects).
+pub const HEARTBEAT: &[u8] = &[];
 
 /// The answer frame.
 #[derive(Debug, Serialize, Deserialize)]
@@ -120,6 +120,12 @@ pub enum WireError {
         message: String,
     },
     NoText {
+        message: String,
+    },
+    Document {
+        message: String,
+    },
+    Ocr {
         message: String,
     },
     InvalidUtf8 {
@@ -185,6 +191,8 @@ impl From<&Error> for WireError {
             Error::Encrypted => WireError::Encrypted,
             Error::CorruptPdf(m) => WireError::CorruptPdf { message: m.clone() },
             Error::NoText(m) => WireError::NoText { message: m.clone() },
+            Error::Document(m) => WireError::Document { message: m.clone() },
+            Error::Ocr(m) => WireError::Ocr { message: m.clone() },
             Error::InvalidUtf8(offset) => WireError::InvalidUtf8 { offset: *offset },
             Error::Pdfium(m) => WireError::Pdfium { message: m.clone() },
             Error::ExtractTimeout { secs } => WireError::ExtractTimeout { secs: *secs },
@@ -250,6 +258,8 @@ impl From<WireError> for Error {
             WireError::Encrypted => Error::Encrypted,
             WireError::CorruptPdf { message } => Error::CorruptPdf(message),
             WireError::NoText { message } => Error::NoText(message),
+            WireError::Document { message } => Error::Document(message),
+            WireError::Ocr { message } => Error::Ocr(message),
             WireError::InvalidUtf8 { offset } => Error::InvalidUtf8(offset),
             WireError::Pdfium { message } => Error::Pdfium(message),
             WireError::ExtractTimeout { secs } => Error::ExtractTimeout { secs },
@@ -295,6 +305,8 @@ mod tests {
             Error::Encrypted,
             Error::CorruptPdf("the file is damaged".into()),
             Error::NoText("no text layer on any of 2 pages".into()),
+            Error::Document("corrupt or unreadable DOCX: word/document.xml is missing".into()),
+            Error::Ocr("OCR of one page took longer than 60 s (ocr_page_timeout_secs)".into()),
             Error::InvalidUtf8(17),
             Error::Pdfium("opening the PDF: x".into()),
             Error::ExtractTimeout { secs: 120 },
@@ -340,22 +352,31 @@ mod tests {
             serde_json::to_string(&Response::Err(corrupt)).unwrap(),
             r#"{"err":{"kind":"corrupt_pdf","message":"bad xref"}}"#
         );
-        let pages = vec![Page {
-            number: 1,
-            text: "hi".into(),
-        }];
+        let pages = vec![Page::new(1, "hi")];
         assert_eq!(
             serde_json::to_string(&Response::Ok(pages)).unwrap(),
             r#"{"ok":[{"number":1,"text":"hi"}]}"#
         );
         let header = RequestHeader {
             media_type: MediaType::Pdf.as_str().into(),
-            max_pages: 5,
+            options: ExtractOptions {
+                max_pages: 5,
+                ..ExtractOptions::default()
+            },
         };
-        assert_eq!(
-            serde_json::to_string(&header).unwrap(),
-            r#"{"media_type":"application/pdf","max_pages":5}"#
+        let json = serde_json::to_string(&header).unwrap();
+        assert!(
+            json.starts_with(r#"{"media_type":"application/pdf","max_pages":5,"ocr":{"mode":"auto","languages":"eng","#),
+            "{json}"
         );
+        assert_eq!(
+            serde_json::from_str::<RequestHeader>(&json).unwrap(),
+            header
+        );
+        // A header without OCR settings (an older parent) gets the defaults.
+        let old: RequestHeader =
+            serde_json::from_str(r#"{"media_type":"text/plain","max_pages":3}"#).unwrap();
+        assert_eq!(old.options.ocr, super::super::OcrSettings::default());
         for m in [
             MediaType::Pdf,
             MediaType::PlainText,
@@ -364,7 +385,7 @@ mod tests {
         ] {
             assert_eq!(parse_media_type(m.as_str()), Some(m));
         }
-        assert_eq!(parse_media_type("image/png"), None);
+        assert_eq!(parse_media_type("image/gif"), None);
     }
 
     #[test]

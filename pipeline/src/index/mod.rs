@@ -26,9 +26,56 @@ pub struct ChunkPayload {
     pub chunk_count: u32,
     pub page_start: u32,
     pub page_end: u32,
+    /// How the span is named where "pages N-M" would be wrong: "slide 3", "sheet Budget",
+    /// "slide 3 – slide 4"; `None` for plain pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_label: Option<String>,
+    /// Pages of the span whose text came from OCR.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ocr_pages: Vec<u32>,
+    /// Tesseract's mean confidence (0-100) over those pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocr_confidence: Option<u8>,
     pub text: String,
     pub model: String,
     pub pipeline_version: String,
+}
+
+/// What a chunk's payload says about the pages it spans: their label and which were OCR'd.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpanInfo {
+    pub page_label: Option<String>,
+    pub ocr_pages: Vec<u32>,
+    pub ocr_confidence: Option<u8>,
+}
+
+impl SpanInfo {
+    /// For the pages numbered `start..=end` of `pages` (numbers are 1-based and dense).
+    pub fn of(pages: &[crate::Page], start: u32, end: u32) -> Self {
+        let span: Vec<&crate::Page> = pages
+            .iter()
+            .filter(|p| (start..=end).contains(&p.number))
+            .collect();
+        let page_label = match (span.first(), span.last()) {
+            (Some(a), Some(b)) if span.iter().any(|p| p.label.is_some()) => {
+                Some(span_name(&a.display_name(), &b.display_name()))
+            }
+            _ => None,
+        };
+        let ocr: Vec<(u32, u8)> = span
+            .iter()
+            .filter_map(|p| p.ocr_confidence.map(|c| (p.number, c)))
+            .collect();
+        let ocr_confidence = (!ocr.is_empty()).then(|| {
+            let sum: u32 = ocr.iter().map(|&(_, c)| u32::from(c)).sum();
+            u8::try_from(sum / ocr.len() as u32).unwrap_or(100)
+        });
+        Self {
+            page_label,
+            ocr_pages: ocr.into_iter().map(|(n, _)| n).collect(),
+            ocr_confidence,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,4 +162,63 @@ pub trait VectorIndex: Send + Sync {
 
     /// Documents, chunks and points per tenant, sorted by tenant.
     async fn stats(&self) -> Result<Vec<TenantStats>>;
+}
+
+/// "slide 3"; "slides 1–3" for numbered labels of one kind; "sheet Budget – sheet Staff".
+fn span_name(first: &str, last: &str) -> String {
+    if first == last {
+        return first.to_owned();
+    }
+    let numbered = |label: &str| {
+        let (kind, n) = label.rsplit_once(' ')?;
+        n.parse::<u32>()
+            .ok()
+            .map(|_| (kind.to_owned(), n.to_owned()))
+    };
+    match (numbered(first), numbered(last)) {
+        (Some((kind_a, a)), Some((kind_b, b))) if kind_a == kind_b && !kind_a.contains(' ') => {
+            format!("{kind_a}s {a}–{b}")
+        }
+        _ => format!("{first} – {last}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Page;
+
+    #[test]
+    fn span_info_names_slides_and_ocr_pages() {
+        let slide = |n: u32| Page {
+            label: Some(format!("slide {n}")),
+            ..Page::new(n, "x")
+        };
+        let slides = [slide(1), slide(2), slide(3)];
+        assert_eq!(
+            SpanInfo::of(&slides, 2, 2).page_label.as_deref(),
+            Some("slide 2")
+        );
+        assert_eq!(
+            SpanInfo::of(&slides, 2, 3).page_label.as_deref(),
+            Some("slides 2–3")
+        );
+        assert_eq!(
+            span_name("sheet Budget", "sheet Staff"),
+            "sheet Budget – sheet Staff"
+        );
+        assert_eq!(span_name("page 4", "slide 1"), "page 4 – slide 1");
+        assert_eq!(
+            span_name("attachment a.pdf, page 1", "attachment a.pdf, page 2"),
+            "attachment a.pdf, page 1 – attachment a.pdf, page 2"
+        );
+        let mut pages = vec![Page::new(1, "a"), Page::new(2, "b"), Page::new(3, "c")];
+        assert_eq!(SpanInfo::of(&pages, 1, 3), SpanInfo::default());
+        pages[1].ocr_confidence = Some(90);
+        pages[2].ocr_confidence = Some(81);
+        let info = SpanInfo::of(&pages, 1, 3);
+        assert_eq!(info.page_label, None);
+        assert_eq!(info.ocr_pages, [2, 3]);
+        assert_eq!(info.ocr_confidence, Some(85));
+    }
 }

@@ -207,6 +207,16 @@ pub async fn bench_run(
     if let Some(rss) = report.peak_rss_bytes {
         println!("peak RSS {:.0} MiB", rss as f64 / (1 << 20) as f64);
     }
+    if report.ocr_pages > 0 {
+        println!(
+            "OCR: {} pages, {:.2} pages/s per extractor process (extract time of the OCR'd documents: {:.1} s), {:.2} OCR pages/s of wall time with {} processes",
+            report.ocr_pages,
+            report.ocr_pages as f64 / (report.ocr_extract_ms / 1e3).max(1e-9),
+            report.ocr_extract_ms / 1e3,
+            report.ocr_pages as f64 / secs,
+            opts.extract_processes.max(1),
+        );
+    }
     for f in &report.failed {
         println!("FAILED {}: {}", f.file, f.error);
     }

@@ -16,8 +16,31 @@ pub struct HitView<'a> {
     source: &'a str,
     page_start: u32,
     page_end: u32,
+    /// "slide 3", "sheet Budget": how the span is named where page numbers would mislead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page_label: Option<&'a str>,
+    /// Pages of the span read by OCR, and Tesseract's mean confidence over them.
+    #[serde(skip_serializing_if = "<[u32]>::is_empty")]
+    ocr_pages: &'a [u32],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ocr_confidence: Option<u8>,
     chunk_index: u32,
     text: &'a str,
+}
+
+impl HitView<'_> {
+    /// "page 2", "pages 2-3", "slide 3", plus "(OCR, confidence 91)" for recognised text.
+    fn where_found(&self) -> String {
+        let mut at = match self.page_label {
+            Some(label) => label.to_owned(),
+            None if self.page_start == self.page_end => format!("page {}", self.page_start),
+            None => format!("pages {}-{}", self.page_start, self.page_end),
+        };
+        if let Some(confidence) = self.ocr_confidence {
+            at.push_str(&format!(" (OCR, confidence {confidence})"));
+        }
+        at
+    }
 }
 
 pub async fn search(common: &CommonOpts, query: &str, top_k: usize, json: bool) -> Result<()> {
@@ -51,11 +74,7 @@ pub async fn search(common: &CommonOpts, query: &str, top_k: usize, json: bool) 
         );
     }
     for v in &views {
-        let pages = if v.page_start == v.page_end {
-            format!("page {}", v.page_start)
-        } else {
-            format!("pages {}-{}", v.page_start, v.page_end)
-        };
+        let pages = v.where_found();
         println!(
             "{:>2}. {:.4}  {}  {}  doc {}",
             v.rank,
@@ -78,6 +97,9 @@ pub fn view(rank: usize, h: &SearchHit) -> HitView<'_> {
         source: &p.source,
         page_start: p.page_start,
         page_end: p.page_end,
+        page_label: p.page_label.as_deref(),
+        ocr_pages: &p.ocr_pages,
+        ocr_confidence: p.ocr_confidence,
         chunk_index: p.chunk_index,
         text: &p.text,
     }

@@ -13,11 +13,14 @@ pub const CHUNK_INDEX: &str = "chunk_index";
 pub const CHUNK_COUNT: &str = "chunk_count";
 pub const CONTENT_SHA256: &str = "content_sha256";
 pub const PIPELINE_VERSION: &str = "pipeline_version";
+const PAGE_LABEL: &str = "page_label";
+const OCR_PAGES: &str = "ocr_pages";
+const OCR_CONFIDENCE: &str = "ocr_confidence";
 
 pub fn to_payload(p: &ChunkPayload) -> HashMap<String, Value> {
     let text = |s: &str| Value::from(s.to_owned());
     let int = |n: u32| Value::from(i64::from(n));
-    HashMap::from([
+    let mut map = HashMap::from([
         (TENANT.to_owned(), text(&p.tenant)),
         (DOC_ID.to_owned(), text(&p.doc_id)),
         ("source".to_owned(), text(&p.source)),
@@ -29,7 +32,19 @@ pub fn to_payload(p: &ChunkPayload) -> HashMap<String, Value> {
         ("text".to_owned(), text(&p.text)),
         ("model".to_owned(), text(&p.model)),
         (PIPELINE_VERSION.to_owned(), text(&p.pipeline_version)),
-    ])
+    ]);
+    // Optional fields are left out when empty, as in the embedded index's JSON.
+    if let Some(label) = &p.page_label {
+        map.insert(PAGE_LABEL.to_owned(), text(label));
+    }
+    if !p.ocr_pages.is_empty() {
+        let pages: Vec<Value> = p.ocr_pages.iter().map(|&n| int(n)).collect();
+        map.insert(OCR_PAGES.to_owned(), Value::from(pages));
+    }
+    if let Some(confidence) = p.ocr_confidence {
+        map.insert(OCR_CONFIDENCE.to_owned(), int(u32::from(confidence)));
+    }
+    map
 }
 
 /// Reads a payload written by [`to_payload`]; names the first field that is missing or of the
@@ -44,6 +59,27 @@ pub fn from_payload(map: &HashMap<String, Value>) -> Result<ChunkPayload, String
         chunk_count: int(map, CHUNK_COUNT)?,
         page_start: int(map, "page_start")?,
         page_end: int(map, "page_end")?,
+        page_label: map
+            .contains_key(PAGE_LABEL)
+            .then(|| string(map, PAGE_LABEL))
+            .transpose()?,
+        ocr_pages: match map.get(OCR_PAGES).and_then(|v| v.kind.as_ref()) {
+            None => Vec::new(),
+            Some(Kind::ListValue(list)) => list
+                .values
+                .iter()
+                .map(|v| match v.kind {
+                    Some(Kind::IntegerValue(n)) => u32::try_from(n).ok(),
+                    _ => None,
+                })
+                .collect::<Option<Vec<u32>>>()
+                .ok_or_else(|| format!("payload field {OCR_PAGES:?} should be page numbers"))?,
+            other => return Err(bad_field(OCR_PAGES, "a list", other)),
+        },
+        ocr_confidence: map
+            .contains_key(OCR_CONFIDENCE)
+            .then(|| int(map, OCR_CONFIDENCE).map(|c| u8::try_from(c).unwrap_or(100)))
+            .transpose()?,
         text: string(map, "text")?,
         model: string(map, "model")?,
         pipeline_version: string(map, PIPELINE_VERSION)?,
@@ -87,6 +123,9 @@ mod tests {
             chunk_count: 9,
             page_start: 2,
             page_end: 4,
+            page_label: None,
+            ocr_pages: Vec::new(),
+            ocr_confidence: None,
             text: "héllo".into(),
             model: "m".into(),
             pipeline_version: "v1".into(),
@@ -97,6 +136,13 @@ mod tests {
     fn round_trips_every_field() {
         let p = sample();
         assert_eq!(from_payload(&to_payload(&p)).unwrap(), p);
+        let scanned = ChunkPayload {
+            page_label: Some("slide 2 – slide 3".into()),
+            ocr_pages: vec![2, 3],
+            ocr_confidence: Some(88),
+            ..sample()
+        };
+        assert_eq!(from_payload(&to_payload(&scanned)).unwrap(), scanned);
     }
 
     #[test]
