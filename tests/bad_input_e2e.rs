@@ -18,7 +18,7 @@ const BAD: &[(&str, &str)] = &[
     ("empty.pdf", "empty file"),
     ("encrypted.pdf", "encrypted"),
     ("scanned.pdf", "no extractable text"),
-    ("image.png", "unsupported media type image/png"),
+    ("image.png", "OCR found no text in the image/png image"),
     ("archive.zip", "unsupported media type application/zip"),
     ("binary.txt", "unsupported media type"),
 ];

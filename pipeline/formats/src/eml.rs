@@ -29,10 +29,10 @@ fn extract_message(bytes: &[u8], limits: &Limits) -> Result<Extracted, FormatErr
     if let Some(subject) = msg.subject() {
         lines.push(format!("Subject: {}", tidy(subject)));
     }
-    let mut blocks = vec![lines.join("\n")];
+    let mut body = Vec::new();
     for i in 0..msg.text_body_count().max(1) {
-        if let Some(body) = msg.body_text(i) {
-            blocks.extend(paragraphs(&body));
+        if let Some(text) = msg.body_text(i) {
+            body.extend(paragraphs(&text));
         }
     }
     let count = msg.attachment_count();
@@ -59,6 +59,16 @@ fn extract_message(bytes: &[u8], limits: &Limits) -> Result<Extracted, FormatErr
             bytes: part.contents().to_vec(),
         });
     }
+    body.retain(|b| !b.is_empty());
+    // The header summary alone is not a document: a message with no body text and nothing
+    // attached has nothing to index.
+    if body.is_empty() && attachments.is_empty() {
+        return Err(FormatError::NoText {
+            message: "the e-mail has no body text and no attachments (only headers)".to_string(),
+        });
+    }
+    let mut blocks = vec![lines.join("\n")];
+    blocks.extend(body);
     blocks.retain(|b| !b.is_empty());
     Ok(Extracted {
         sections: vec![Section {

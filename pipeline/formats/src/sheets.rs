@@ -81,6 +81,14 @@ fn read_sheets(
             ranges(format, book, limits)?
         }
     };
+    // Every spreadsheet application writes at least one sheet: none at all is a damaged
+    // workbook (e.g. an XLS Workbook stream cut after its BOF record), not an empty one.
+    if sheets.is_empty() {
+        return Err(FormatError::corrupt(
+            format,
+            "the workbook lists no sheets (its sheet directory is missing or damaged)",
+        ));
+    }
     Ok(sheets)
 }
 

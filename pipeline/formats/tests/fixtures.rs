@@ -352,3 +352,154 @@ fn bad_rtf_nesting() {
         "{err}"
     );
 }
+
+/// Detects `name` by its bytes as `format` and returns the error `extract` gives.
+fn refused(name: &str, format: Format) -> FormatError {
+    let bytes = read(name);
+    assert_eq!(detect(&bytes), Ok(Some(format)), "detect {name}");
+    match extract(format, &bytes, &Limits::default()) {
+        Ok(out) => panic!("{name}: extracted {out:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn bad_truncated_pptx() {
+    let err = refused("bad/truncated.pptx", Format::Pptx);
+    assert!(
+        matches!(&err, FormatError::Corrupt { format: Format::Pptx, message } if message.contains("not a readable ZIP container")),
+        "{err}"
+    );
+    assert!(err.to_string().starts_with("corrupt or unreadable PPTX"));
+}
+
+#[test]
+fn bad_pptx_missing_slide() {
+    let err = refused("bad/missing-slide.pptx", Format::Pptx);
+    assert_eq!(
+        err,
+        FormatError::Corrupt {
+            format: Format::Pptx,
+            message: "ppt/slides/slide2.xml is missing".into()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "corrupt or unreadable PPTX: ppt/slides/slide2.xml is missing"
+    );
+}
+
+#[test]
+fn bad_corrupt_xls() {
+    let err = refused("bad/corrupt.xls", Format::Xls);
+    assert!(
+        matches!(&err, FormatError::Corrupt { format: Format::Xls, message } if message.contains("workbook cannot be read")),
+        "{err}"
+    );
+    assert!(err.to_string().starts_with("corrupt or unreadable XLS"));
+}
+
+#[test]
+fn bad_truncated_ods() {
+    let err = refused("bad/truncated.ods", Format::Ods);
+    assert!(
+        matches!(&err, FormatError::Corrupt { format: Format::Ods, message } if message.contains("not a readable ZIP container")),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_odt_missing_content() {
+    let err = refused("bad/missing-content.odt", Format::Odt);
+    assert_eq!(
+        err.to_string(),
+        "corrupt or unreadable ODT: content.xml is missing"
+    );
+    assert!(matches!(
+        err,
+        FormatError::Corrupt {
+            format: Format::Odt,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn bad_odp_entities() {
+    let err = refused("bad/entities.odp", Format::Odp);
+    assert!(
+        matches!(&err, FormatError::UnsafeXml { message } if message.contains("content.xml") && message.contains("entities")),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_epub_missing_opf() {
+    let err = refused("bad/missing-opf.epub", Format::Epub);
+    assert_eq!(
+        err,
+        FormatError::Corrupt {
+            format: Format::Epub,
+            message: "OEBPS/content.opf is missing".into()
+        }
+    );
+}
+
+#[test]
+fn bad_encrypted_odt() {
+    let bytes = read("bad/encrypted.odt");
+    let err = detect(&bytes).unwrap_err();
+    assert_eq!(
+        err,
+        FormatError::Encrypted {
+            format_name: "ODT".into()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "ODT is password-protected (encrypted); remove the password and upload it again"
+    );
+    assert_eq!(extract(Format::Odt, &bytes, &Limits::default()), Err(err));
+}
+
+#[test]
+fn bad_empty_xlsx() {
+    let err = refused("bad/empty.xlsx", Format::Xlsx);
+    assert_eq!(
+        err,
+        FormatError::NoText {
+            message: "every sheet of the XLSX workbook is empty".into()
+        }
+    );
+}
+
+#[test]
+fn bad_eml_empty_body() {
+    let err = refused("bad/empty-body.eml", Format::Eml);
+    assert_eq!(
+        err.to_string(),
+        "no text found: the e-mail has no body text and no attachments (only headers)"
+    );
+    assert!(matches!(err, FormatError::NoText { .. }));
+}
+
+/// What the extraction lane relies on: every file in bad/ is refused, by `detect` or `extract`.
+#[test]
+fn every_bad_fixture_is_refused() {
+    let mut names: Vec<String> = std::fs::read_dir(format!("{DIR}bad"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 16, "{names:?}");
+    for name in names {
+        let bytes = read(&format!("bad/{name}"));
+        let result = match detect(&bytes) {
+            Ok(Some(format)) => extract(format, &bytes, &Limits::default()),
+            Ok(None) => panic!("{name}: not detected"),
+            Err(e) => Err(e),
+        };
+        let err = result.err().unwrap_or_else(|| panic!("{name}: extracted"));
+        assert!(err.to_string().len() > 15, "{name}: {err}");
+    }
+}

@@ -243,3 +243,50 @@ fn encrypted_odf_refused() {
         Err(FormatError::Encrypted { .. })
     ));
 }
+
+/// budget.xls with its OLE2 container intact (still detected as XLS) but the Workbook stream
+/// garbled after the BOF record, or cut short: always an error, never a panic or a hang.
+#[test]
+fn garbled_xls_workbook_stream_is_an_error() {
+    let good = std::fs::read(format!("{DIR}budget.xls")).unwrap();
+    let workbook = {
+        let mut cf = cfb::CompoundFile::open(Cursor::new(&good[..])).unwrap();
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut cf.open_stream("/Workbook").unwrap(), &mut v).unwrap();
+        v
+    };
+    let bof = 4 + usize::from(u16::from_le_bytes([workbook[2], workbook[3]]));
+    let mut rng = Rng(0xB1FF_0008);
+    let mut streams = Vec::new();
+    for _ in 0..20 {
+        let mut v = workbook.clone();
+        for b in &mut v[bof..] {
+            *b = rng.next() as u8;
+        }
+        streams.push(v);
+    }
+    for cut in [bof, bof + 1, workbook.len() / 3, workbook.len() / 2] {
+        streams.push(workbook[..cut].to_vec());
+    }
+    for stream in &streams {
+        let mut cf = cfb::CompoundFile::open(Cursor::new(good.clone())).unwrap();
+        cf.remove_stream("/Workbook").unwrap();
+        cf.create_stream("/Workbook")
+            .unwrap()
+            .write_all(stream)
+            .unwrap();
+        cf.flush().unwrap();
+        let bytes = cf.into_inner().into_inner();
+        assert_eq!(detect(&bytes), Ok(Some(Format::Xls)));
+        match extract(Format::Xls, &bytes, &Limits::default()) {
+            Err(FormatError::Corrupt {
+                format: Format::Xls,
+                ..
+            }) => {}
+            other => panic!(
+                "stream of {} bytes: expected Corrupt XLS, got {other:?}",
+                stream.len()
+            ),
+        }
+    }
+}

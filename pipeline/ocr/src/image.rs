@@ -250,6 +250,26 @@ fn corrupt(format: ImageFormat, message: impl ToString) -> OcrError {
     }
 }
 
+/// A file that ends early reaches the decoders as a bare I/O error ("failed to fill whole
+/// buffer"): say what it means.
+fn io_corrupt(format: ImageFormat, e: &std::io::Error) -> OcrError {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        corrupt(
+            format,
+            format!("the file ends early, it is probably truncated ({e})"),
+        )
+    } else {
+        corrupt(format, e)
+    }
+}
+
+fn tiff_error(e: tiff::TiffError) -> OcrError {
+    match e {
+        tiff::TiffError::IoError(e) => io_corrupt(ImageFormat::Tiff, &e),
+        e => corrupt(ImageFormat::Tiff, e),
+    }
+}
+
 fn decode_single(
     bytes: &[u8],
     format: ImageFormat,
@@ -308,6 +328,7 @@ fn image_error(
             height,
             limit: limits.max_pixels,
         },
+        (::image::ImageError::IoError(e), _) => io_corrupt(format, &e),
         (e, _) => corrupt(format, e),
     }
 }
@@ -318,12 +339,11 @@ fn decode_tiff(
     mut each: impl FnMut(usize, GrayImage) -> Result<(), OcrError>,
 ) -> Result<u64, OcrError> {
     use tiff::decoder::{Decoder, Limits};
-    let fmt = ImageFormat::Tiff;
     let open = || -> Result<Decoder<Cursor<&[u8]>>, OcrError> {
         let mut l = Limits::default();
         l.decoding_buffer_size = usize::try_from(limits.max_alloc()).unwrap_or(usize::MAX);
         Ok(Decoder::new(Cursor::new(bytes))
-            .map_err(|e| corrupt(fmt, e))?
+            .map_err(tiff_error)?
             .with_limits(l))
     };
     // Pass 1, directories only: count the pages and check each page's dimensions before any
@@ -332,12 +352,12 @@ fn decode_tiff(
     let mut frames = 0u64;
     loop {
         frames += 1;
-        let (w, h) = dec.dimensions().map_err(|e| corrupt(fmt, e))?;
+        let (w, h) = dec.dimensions().map_err(tiff_error)?;
         limits.check(w, h)?;
         if !dec.more_images() {
             break;
         }
-        dec.next_image().map_err(|e| corrupt(fmt, e))?;
+        dec.next_image().map_err(tiff_error)?;
     }
     if frames > limits.max_frames {
         return Err(OcrError::TooManyFrames {
@@ -352,7 +372,7 @@ fn decode_tiff(
         if !dec.more_images() {
             break;
         }
-        dec.next_image().map_err(|e| corrupt(fmt, e))?;
+        dec.next_image().map_err(tiff_error)?;
     }
     Ok(frames)
 }
@@ -361,10 +381,10 @@ fn tiff_page(dec: &mut tiff::decoder::Decoder<Cursor<&[u8]>>) -> Result<GrayImag
     use tiff::ColorType as C;
     use tiff::decoder::DecodingResult as D;
     let fmt = ImageFormat::Tiff;
-    let (width, height) = dec.dimensions().map_err(|e| corrupt(fmt, e))?;
-    let color = dec.colortype().map_err(|e| corrupt(fmt, e))?;
+    let (width, height) = dec.dimensions().map_err(tiff_error)?;
+    let color = dec.colortype().map_err(tiff_error)?;
     let ppi = tiff_ppi(dec);
-    let data = dec.read_image().map_err(|e| corrupt(fmt, e))?;
+    let data = dec.read_image().map_err(tiff_error)?;
     let (w, h) = (width as usize, height as usize);
     let n = w * h;
     // 16-bit samples: keep the high byte.

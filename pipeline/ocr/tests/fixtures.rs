@@ -245,20 +245,94 @@ fn pixel_bomb_is_refused_from_the_header() {
 }
 
 #[test]
+fn tiff_bomb_is_refused_from_the_header() {
+    let bytes = read("bad/tiff-bomb.tiff");
+    assert!(bytes.len() < 1000);
+    assert_eq!(ImageFormat::detect(&bytes), Some(ImageFormat::Tiff));
+    let started = Instant::now();
+    let err = decode_image(&bytes, ImageFormat::Tiff, &ImageLimits::default()).unwrap_err();
+    // 50000x50000 gray would be 2.5 GB: refused from the IFD before any strip is read.
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            err,
+            OcrError::TooManyPixels {
+                width: 50000,
+                height: 50000,
+                limit: 40_000_000
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "image is 50000x50000 = 2500000000 pixels, over the limit of 40000000 (ocr_max_pixels)"
+    );
+}
+
+/// Everything in bad/ fails to decode, except blank.png (it decodes; OCR finds no text).
+#[test]
+fn every_bad_fixture_fails_to_decode() {
+    let mut names: Vec<String> = std::fs::read_dir(dir().join("bad"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names.iter().filter(|n| *n != "blank.png") {
+        let bytes = read(&format!("bad/{name}"));
+        let format = ImageFormat::detect(&bytes).unwrap_or_else(|| panic!("{name}: not detected"));
+        let err = decode_image(&bytes, format, &ImageLimits::default()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                OcrError::CorruptImage { .. } | OcrError::TooManyPixels { .. }
+            ),
+            "{name}: {err:?}"
+        );
+        assert!(!err.is_retryable(), "{name}");
+    }
+}
+
+#[test]
 fn corrupt_files() {
-    for (name, format, label) in [
-        ("bad/truncated.png", ImageFormat::Png, "PNG"),
-        ("bad/not-really.jpg", ImageFormat::Jpeg, "JPEG"),
+    // (file, format, name in the message, what the message must say)
+    for (name, format, label, says) in [
+        ("bad/truncated.png", ImageFormat::Png, "PNG", "truncated"),
+        (
+            "bad/not-really.jpg",
+            ImageFormat::Jpeg,
+            "JPEG",
+            "decoding Jpeg",
+        ),
+        ("bad/truncated.tiff", ImageFormat::Tiff, "TIFF", "truncated"),
+        ("bad/truncated.bmp", ImageFormat::Bmp, "BMP", "truncated"),
+        (
+            "bad/truncated.webp",
+            ImageFormat::Webp,
+            "WebP",
+            "Corrupt bitstream",
+        ),
     ] {
         let bytes = read(name);
         assert_eq!(ImageFormat::detect(&bytes), Some(format), "{name}");
-        match decode_image(&bytes, format, &ImageLimits::default()) {
-            Err(OcrError::CorruptImage { format, message }) => {
-                assert_eq!(format, label);
-                assert!(!message.is_empty());
+        let err = decode_image(&bytes, format, &ImageLimits::default()).unwrap_err();
+        match &err {
+            OcrError::CorruptImage { format, message } => {
+                assert_eq!(*format, label);
+                assert!(message.contains(says), "{name}: {message}");
             }
             other => panic!("{name}: expected CorruptImage, got {other:?}"),
         }
+        assert!(
+            err.to_string()
+                .starts_with(&format!("corrupt {label} image: ")),
+            "{name}: {err}"
+        );
     }
     // The wrong decoder for the bytes, and garbage TIFF / WebP / BMP.
     for (bytes, format) in [
