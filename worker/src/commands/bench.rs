@@ -208,13 +208,14 @@ pub async fn bench_run(
         println!("peak RSS {:.0} MiB", rss as f64 / (1 << 20) as f64);
     }
     if report.ocr_pages > 0 {
+        // OCR dominates such runs, so the wall-time rate is the extractors' rate.
+        let processes = opts.extract_processes.max(1);
+        let rate = report.ocr_pages as f64 / secs;
         println!(
-            "OCR: {} pages, {:.2} pages/s per extractor process (extract time of the OCR'd documents: {:.1} s), {:.2} OCR pages/s of wall time with {} processes",
+            "OCR: {} pages at {rate:.2} pages/s of wall time with {processes} extractor processes ({:.2} pages/s each, {} dpi)",
             report.ocr_pages,
-            report.ocr_pages as f64 / (report.ocr_extract_ms / 1e3).max(1e-9),
-            report.ocr_extract_ms / 1e3,
-            report.ocr_pages as f64 / secs,
-            opts.extract_processes.max(1),
+            rate / processes as f64,
+            opts.ocr.ocr_dpi,
         );
     }
     for f in &report.failed {

@@ -32,9 +32,8 @@ pub struct RunReport {
     pub unchanged: u64,
     pub failed: Vec<FailedDoc>,
     pub pages: u64,
-    /// Pages read by OCR, and the extract time of the documents that had them.
+    /// Pages read by OCR.
     pub ocr_pages: u64,
-    pub ocr_extract_ms: f64,
     pub chunks: u64,
     pub tokens: u64,
     pub points: u64,
@@ -52,10 +51,7 @@ impl RunReport {
             Ok(Outcome::Indexed(m)) => {
                 self.indexed += 1;
                 self.pages += m.pages;
-                if m.ocr_pages > 0 {
-                    self.ocr_pages += m.ocr_pages;
-                    self.ocr_extract_ms += m.timings.extract_ms;
-                }
+                self.ocr_pages += m.ocr_pages;
                 self.chunks += m.chunks;
                 self.tokens += m.tokens;
                 self.points += m.points;
