@@ -63,15 +63,19 @@ fn extract_at_depth(
     let mut not_read = Vec::new();
     for attachment in extracted.attachments {
         let found = if depth + 1 >= MAX_ATTACHMENT_DEPTH {
-            Err(Error::UnsupportedMediaType {
-                media_type: "an attachment nested this deep".to_owned(),
-            })
+            Err(format!(
+                "nested more than {MAX_ATTACHMENT_DEPTH} levels deep"
+            ))
         } else {
             attachment_pages(ex, &attachment, options, on_page, depth + 1)
+                .map_err(|e| e.to_string())
         };
         match found {
             Ok(found) => append_attachment(&mut pages, &attachment.name, found),
-            Err(e) => not_read.push(format!("[attachment {} not indexed: {e}]", attachment.name)),
+            Err(why) => not_read.push(format!(
+                "[attachment {} not indexed: {why}]",
+                attachment.name
+            )),
         }
     }
     if !not_read.is_empty() {

@@ -145,3 +145,25 @@ fn hostile_and_broken_documents_fail_with_their_cause() {
         assert!(err.to_string().len() > 15, "{name}: {err}");
     }
 }
+
+#[test]
+fn an_unreadable_attachment_is_named_in_the_message_not_fatal() {
+    let eml = "From: Ann <ann@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: Pond pumps\r\n\
+        Date: Mon, 2 Feb 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+        --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+        The pond pump needs a new filter sponge every spring.\r\n\
+        --b1\r\nContent-Type: application/octet-stream\r\n\
+        Content-Disposition: attachment; filename=\"pump.gif\"\r\n\r\n\
+        GIF89a not a picture docfleet reads\r\n--b1--\r\n";
+    let pages = extractor()
+        .extract(eml.as_bytes(), MediaType::Document(Format::Eml))
+        .unwrap();
+    assert_eq!(pages.len(), 1, "{pages:#?}");
+    let text = &pages[0].text;
+    assert!(text.contains("new filter sponge"), "{text}");
+    assert!(
+        text.contains("[attachment pump.gif not indexed: unsupported media type image/gif]"),
+        "{text}"
+    );
+}
