@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use docfleet_ocr::GrayImage;
-use pdfium_render::prelude::{
-    PdfPage, PdfPageIndex, PdfRenderConfig, Pdfium, PdfiumError, PdfiumInternalError,
-};
+use pdfium_render::prelude::{PdfPage, PdfRenderConfig, Pdfium, PdfiumError, PdfiumInternalError};
 
 use super::ocr::{OcrEngine, OcrMode, OcrSettings, needs_ocr};
 use super::text::normalize;
@@ -132,20 +130,13 @@ impl PdfExtractor {
             )));
         }
         let mode = ocr.as_ref().map_or(OcrMode::Off, |o| o.settings.mode);
-        let scanned: Vec<usize> = (0..out.len())
-            .filter(|&i| needs_ocr(&out[i].text, mode))
-            .collect();
+        let scanned: Vec<bool> = out.iter().map(|p| needs_ocr(&p.text, mode)).collect();
+        let to_ocr = scanned.iter().filter(|&&s| s).count();
         if let Some(ocr) = ocr
-            && !scanned.is_empty()
+            && to_ocr > 0
         {
-            ocr.settings.check_pages(scanned.len() as u64)?;
-            for i in scanned {
-                let page = PdfPageIndex::try_from(i)
-                    .map_err(|_| Error::TooManyPages {
-                        pages: count,
-                        limit: max_pages,
-                    })
-                    .and_then(|index| pages.get(index).map_err(|e| (i, e)).map_err(page_error))?;
+            ocr.settings.check_pages(to_ocr as u64)?;
+            for (i, page) in pages.iter().enumerate().filter(|(i, _)| scanned[*i]) {
                 let (image, ppi) = render_gray(&page, ocr.settings, out[i].number)?;
                 let found = ocr.engine.recognize(ocr.settings, &image, ppi)?;
                 (ocr.on_page)();
@@ -175,10 +166,6 @@ pub(super) struct PdfOcr<'a> {
     pub engine: &'a OcrEngine,
     pub settings: &'a OcrSettings,
     pub on_page: &'a mut dyn FnMut(),
-}
-
-fn page_error((index, e): (usize, PdfiumError)) -> Error {
-    Error::CorruptPdf(format!("page {} could not be loaded ({e:?})", index + 1))
 }
 
 /// A page's text layer, with paragraphs marked.
