@@ -49,6 +49,8 @@ fn search(c: &mut Criterion) {
                             page_label: None,
                             ocr_pages: Vec::new(),
                             ocr_confidence: None,
+                            media_type: "application/pdf".into(),
+                            tags: Default::default(),
                             text: "a chunk of text about nothing in particular".into(),
                             model: "bench".into(),
                             pipeline_version: "bench".into(),
@@ -59,10 +61,7 @@ fn search(c: &mut Criterion) {
             }
         }
     });
-    let filter = Filter {
-        tenant: "acme".into(),
-        doc_id: None,
-    };
+    let filter = Filter::tenant("acme");
     let query = unit_vector(&mut next);
     let mut group = c.benchmark_group("embedded index");
     group.throughput(Throughput::Elements(1));

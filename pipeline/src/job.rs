@@ -1,6 +1,8 @@
 //! The job message: what a queue carries from the API or CLI to a worker. Versioned JSON,
 //! validated strictly: a message that fails here is dead-lettered with the reason, never retried.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
@@ -47,6 +49,48 @@ pub struct JobOptions {
     /// records the batch's last verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_callback_url: Option<String>,
+    /// Labels stored with every chunk of the document (`team=legal`): search filters and
+    /// facets. Keys `[a-z0-9_.-]{1,64}`, values 1-256 characters, at most 32 tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Most tags one job may carry.
+pub const MAX_TAGS: usize = 32;
+
+/// Checks one tag: a key of `[a-z0-9_.-]{1,64}`, a value of 1-256 characters without control
+/// characters.
+pub fn validate_tag(key: &str, value: &str) -> Result<(), MessageError> {
+    let key_ok = (1..=64).contains(&key.len())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'));
+    let value_ok =
+        (1..=256).contains(&value.chars().count()) && !value.chars().any(char::is_control);
+    if key_ok && value_ok {
+        Ok(())
+    } else {
+        Err(MessageError::InvalidTag(format!("{key}={value}")))
+    }
+}
+
+/// Parses `key=value` (the CLI's `--tag`).
+pub fn parse_tag(tag: &str) -> Result<(String, String), MessageError> {
+    let (key, value) = tag
+        .split_once('=')
+        .ok_or_else(|| MessageError::InvalidTag(tag.to_owned()))?;
+    validate_tag(key, value)?;
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), MessageError> {
+    if tags.len() > MAX_TAGS {
+        return Err(MessageError::InvalidTag(format!(
+            "{} tags, over the limit of {MAX_TAGS}",
+            tags.len()
+        )));
+    }
+    tags.iter().try_for_each(|(k, v)| validate_tag(k, v))
 }
 
 /// A count, also when a JSON client writes it as `256.0` (JSON has one number type, and JSON
@@ -80,6 +124,10 @@ pub enum MessageError {
     InvalidSource(String),
     #[error("invalid callback_url {0:?}: expected http:// or https://, at most 2048 characters")]
     InvalidCallback(String),
+    #[error(
+        "invalid tag {0:?}: expected key=value, the key 1-64 characters from a-z, 0-9, '_', '.', '-', the value 1-256 characters"
+    )]
+    InvalidTag(String),
 }
 
 impl MessageError {
@@ -169,7 +217,8 @@ impl JobMessage {
         validate_tenant(&self.tenant)?;
         validate_source(&self.source)?;
         validate_callback(self.options.callback_url.as_deref())?;
-        validate_callback(self.options.batch_callback_url.as_deref())
+        validate_callback(self.options.batch_callback_url.as_deref())?;
+        validate_tags(&self.options.tags)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -254,5 +303,32 @@ mod tests {
         assert!(serde_json::from_str::<JobOptions>(r#"{"chunk_max_tokens": -1}"#).is_err());
         assert!(matches!(err, MessageError::TooLarge(_)));
         assert!(JobMessage::parse(b"not json").is_err());
+    }
+
+    #[test]
+    fn tags_are_validated() {
+        assert_eq!(
+            parse_tag("team=legal").unwrap(),
+            ("team".into(), "legal".into())
+        );
+        for bad in [
+            "team",
+            "=x",
+            "Team=x",
+            "t=",
+            "a b=c",
+            &format!("{}=v", "k".repeat(65)),
+        ] {
+            assert!(parse_tag(bad).is_err(), "{bad}");
+        }
+        let mut options = JobOptions::default();
+        options.tags.insert("team".into(), "legal".into());
+        assert!(JobMessage::new("acme", "s3://b/k.pdf", options.clone()).is_ok());
+        options.tags.insert("bad key".into(), "x".into());
+        let err = JobMessage::new("acme", "s3://b/k.pdf", options).unwrap_err();
+        assert!(err.to_string().contains("invalid tag"), "{err}");
+        let many: BTreeMap<String, String> =
+            (0..33).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+        assert!(validate_tags(&many).is_err());
     }
 }

@@ -17,6 +17,7 @@ pub mod extract;
 pub mod index;
 pub mod job;
 pub mod process;
+pub mod search;
 pub mod source;
 pub mod store;
 pub mod version;

@@ -2,6 +2,7 @@
 //! delivery safe: artifacts first, then vectors (overwriting by deterministic point id), then
 //! the removal of older versions' points, then the manifest that marks the version complete.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ use crate::embed_lane::EmbedLane;
 use crate::extract::{Extractor, sniff};
 use crate::index::{ChunkPayload, Point, SpanInfo, VectorIndex, VersionKey};
 use crate::store::ObjectStore;
-use crate::{DocIdentity, Error, Result};
+use crate::{DocIdentity, Error, Result, version};
 
 /// Points per upsert call: large enough to amortise the index's fsync or round trip.
 const UPSERT_BATCH: usize = 256;
@@ -27,6 +28,8 @@ pub struct DocJob {
     /// File name, used as a hint for the media type (content decides).
     pub file_name: Option<String>,
     pub bytes: Vec<u8>,
+    /// Stored with every chunk (filters, facets); part of the version, so new tags re-index.
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,10 +79,12 @@ impl Processor {
 
     async fn process_doc(&self, job: DocJob, doc: DocIdentity) -> Result<Outcome> {
         let started = Instant::now();
+        let pipeline_version = version::with_tags(&self.pipeline_version, &job.tags);
         let keep = VersionKey {
             content_sha256: doc.content_sha256.clone(),
-            pipeline_version: self.pipeline_version.clone(),
+            pipeline_version: pipeline_version.clone(),
         };
+        let tags = job.tags.clone();
         if let Some(manifest) = self.complete_version(&doc, &keep).await? {
             debug!("unchanged, skipped");
             return Ok(Outcome::Unchanged(Box::new(manifest)));
@@ -139,9 +144,11 @@ impl Processor {
                         page_label: span.page_label,
                         ocr_pages: span.ocr_pages,
                         ocr_confidence: span.ocr_confidence,
+                        media_type: media_type.as_str().to_owned(),
+                        tags: tags.clone(),
                         text: chunk.text,
                         model: self.model_id.clone(),
-                        pipeline_version: self.pipeline_version.clone(),
+                        pipeline_version: pipeline_version.clone(),
                     },
                 }
             })
@@ -178,7 +185,7 @@ impl Processor {
             points: point_count,
             model: self.model_id.clone(),
             dims: self.dims,
-            pipeline_version: self.pipeline_version.clone(),
+            pipeline_version: pipeline_version.clone(),
             docfleet_version: env!("CARGO_PKG_VERSION").to_owned(),
             timings: LaneTimings {
                 extract_ms,

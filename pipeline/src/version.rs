@@ -14,6 +14,25 @@ pub fn pipeline_version(model_id: &str, model_fingerprint: &str, chunking: &str)
     format!("p{PIPELINE_FORMAT}-{model_id}@{model_fingerprint}-{chunking}")
 }
 
+/// The version of a document processed with `tags`: the processor's, plus a short hash of
+/// the tags when there are any (they are stored with every chunk, so new tags re-index it).
+pub fn with_tags(
+    pipeline_version: &str,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> String {
+    if tags.is_empty() {
+        return pipeline_version.to_owned();
+    }
+    let mut h = Sha256::new();
+    for (k, v) in tags {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    format!("{pipeline_version}-t{}", &hex::encode(h.finalize())[..8])
+}
+
 /// Short hash of a model folder: its configs, tokenizer, and the weights file's length, header
 /// and first and last MiB. Cheap at start-up even for large models, and it tells different
 /// weights apart (fine-tunes change the tensor bytes the sample covers).

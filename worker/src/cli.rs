@@ -42,6 +42,10 @@ pub enum Command {
         paths: Vec<PathBuf>,
         #[command(flatten)]
         pipeline: PipelineOpts,
+        /// A tag stored with every chunk of each document, `key=value` (repeatable): a search
+        /// filter and facet.
+        #[arg(long = "tag", value_parser = parse_tag)]
+        tags: Vec<(String, String)>,
         /// Print the report as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -79,6 +83,10 @@ pub enum Command {
         /// Notified (signed POST) when each job succeeds or is dead.
         #[arg(long)]
         callback_url: Option<String>,
+        /// A tag stored with every chunk of each document, `key=value` (repeatable): a search
+        /// filter and facet.
+        #[arg(long = "tag", value_parser = parse_tag)]
+        tags: Vec<(String, String)>,
         /// Print the batch and job ids as JSON.
         #[arg(long)]
         json: bool,
@@ -173,6 +181,26 @@ pub enum Command {
         query: String,
         #[arg(long, default_value_t = 5)]
         top_k: usize,
+        #[command(flatten)]
+        search: SearchOpts,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retrieval quality on a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/test.tsv):
+    /// indexes the corpus, runs every test query in each mode, prints nDCG@10, recall@10/100,
+    /// MRR@10 and queries/s per mode.
+    Eval {
+        /// The dataset folder.
+        dir: PathBuf,
+        #[command(flatten)]
+        pipeline: PipelineOpts,
+        /// Modes to evaluate, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "dense,keyword,hybrid")]
+        modes: Vec<SearchModeOpt>,
+        /// Evaluate only the first N test queries (0: all).
+        #[arg(long, default_value_t = 0)]
+        max_queries: usize,
+        /// Print the figures as JSON on stdout.
         #[arg(long)]
         json: bool,
     },
@@ -194,6 +222,60 @@ pub enum Command {
         #[arg(long, default_value_t = 100 * 1024 * 1024)]
         max_file_bytes: u64,
     },
+}
+
+fn parse_tag(tag: &str) -> Result<(String, String), String> {
+    docfleet_pipeline::job::parse_tag(tag).map_err(|e| e.to_string())
+}
+
+/// How `search` ranks and what it looks at.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SearchOpts {
+    /// `hybrid` (keyword and vector results fused by reciprocal rank), `dense` or `keyword`.
+    #[arg(long, value_enum, default_value_t = SearchModeOpt::Hybrid)]
+    pub mode: SearchModeOpt,
+    /// Weight of the vector ranking in hybrid fusion.
+    #[arg(long, default_value_t = 1.0)]
+    pub dense_weight: f32,
+    /// Weight of the keyword ranking in hybrid fusion.
+    #[arg(long, default_value_t = 1.0)]
+    pub keyword_weight: f32,
+    /// Only this document (its doc_id).
+    #[arg(long)]
+    pub doc: Option<String>,
+    /// Only sources under this folder (`s3://bucket/reports/`, `file:///data/in/`).
+    #[arg(long)]
+    pub source_prefix: Option<String>,
+    /// Only these media types (repeatable), e.g. `application/pdf`.
+    #[arg(long = "media-type")]
+    pub media_types: Vec<String>,
+    /// Only chunks on these pages: `3` or `2-5`.
+    #[arg(long)]
+    pub pages: Option<String>,
+    /// Only documents with this tag, `key=value` (repeatable: all must match).
+    #[arg(long = "tag", value_parser = parse_tag)]
+    pub tags: Vec<(String, String)>,
+    /// Also print facet counts (media types, tags) of the documents in scope.
+    #[arg(long)]
+    pub facets: bool,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchModeOpt {
+    Dense,
+    Keyword,
+    Hybrid,
+}
+
+impl SearchModeOpt {
+    pub fn mode(self) -> docfleet_pipeline::index::SearchMode {
+        use docfleet_pipeline::index::SearchMode;
+        match self {
+            SearchModeOpt::Dense => SearchMode::Dense,
+            SearchModeOpt::Keyword => SearchMode::Keyword,
+            SearchModeOpt::Hybrid => SearchMode::Hybrid,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -92,11 +92,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run {
             paths,
             pipeline,
+            tags,
             json,
             quiet,
         } => {
+            let tags = tags.into_iter().collect();
             let show = !quiet && !json && std::io::stderr().is_terminal();
-            let report = commands::run::run_batch(common, &pipeline, &paths, show).await?;
+            let report = commands::run::run_batch(common, &pipeline, &paths, &tags, show).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -125,6 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             chunk_max_tokens,
             chunk_overlap_tokens,
             callback_url,
+            tags,
             json,
         } => {
             let options = docfleet_pipeline::job::JobOptions {
@@ -132,6 +135,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 chunk_overlap_tokens,
                 callback_url,
                 batch_callback_url: None,
+                tags: tags.into_iter().collect(),
             };
             let done =
                 commands::enqueue::enqueue(common, &store, &queue, &sources, options).await?;
@@ -241,8 +245,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::tenants::keys(common, &store, &keys, which).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Search { query, top_k, json } => {
-            commands::search::search(common, &query, top_k, json).await?;
+        Command::Search {
+            query,
+            top_k,
+            search,
+            json,
+        } => {
+            commands::search::search(common, &query, top_k, &search, json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval {
+            dir,
+            pipeline,
+            modes,
+            max_queries,
+            json,
+        } => {
+            let modes: Vec<_> = modes.iter().map(|m| m.mode()).collect();
+            commands::eval::eval(common, &pipeline, &dir, &modes, max_queries, json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Stats { json } => {

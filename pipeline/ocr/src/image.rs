@@ -140,7 +140,7 @@ impl ImageFormat {
             .any(|m| bytes.starts_with(*m))
         {
             Some(ImageFormat::Tiff)
-        } else if bytes.starts_with(b"BM") && bytes.len() >= 26 {
+        } else if is_bmp(bytes) {
             Some(ImageFormat::Bmp)
         } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
             Some(ImageFormat::Webp)
@@ -525,6 +525,21 @@ fn bmp_ppi(bytes: &[u8]) -> Option<u32> {
     plausible(f64::from(ppm) * 0.0254)
 }
 
+/// "BM" alone is how plenty of text starts ("BMI-1 ..."): a BMP also needs its reserved
+/// bytes zero and one of the DIB header sizes that exist (core 12, info 40, v2 52, v3 56,
+/// v4 108, v5 124, OS/2 64) at offset 14.
+fn is_bmp(bytes: &[u8]) -> bool {
+    let le32 = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    bytes.starts_with(b"BM")
+        && bytes.len() >= 26
+        && le32(6) == Some(0)
+        && matches!(le32(14), Some(12 | 40 | 52 | 56 | 64 | 108 | 124))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -566,6 +581,13 @@ mod tests {
             Some(ImageFormat::Webp)
         );
         assert_eq!(ImageFormat::detect(b"RIFF\0\0\0\0WAVEfmt "), None);
+        // Text that happens to start with "BM" is not a bitmap.
+        assert_eq!(
+            ImageFormat::detect(
+                b"BMI-1 is a polycomb ring finger oncogene expressed in stem cells"
+            ),
+            None
+        );
         assert_eq!(ImageFormat::detect(b"%PDF-1.7"), None);
         assert_eq!(ImageFormat::detect(b""), None);
         for f in ImageFormat::ALL {

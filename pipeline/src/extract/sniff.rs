@@ -90,7 +90,10 @@ pub fn sniff(bytes: &[u8], file_name: Option<&str>) -> Result<MediaType> {
         return Ok(MediaType::Document(format));
     }
 
-    if let Some(kind) = infer::get(bytes) {
+    // A few binary signatures are two letters ("BC", LLVM bitcode): UTF-8 without control
+    // characters is text whatever it starts with, so infer's word only counts for the rest.
+    let plain_text = !looks_binary(bytes) && std::str::from_utf8(bytes).is_ok();
+    if let Some(kind) = infer::get(bytes).filter(|_| !plain_text) {
         match kind.mime_type() {
             "text/html" => return Ok(MediaType::Html),
             // XHTML starts with an XML declaration.
@@ -256,6 +259,21 @@ mod tests {
         assert!(
             matches!(&err, Error::UnsupportedMediaType { media_type } if media_type == "image/gif")
         );
+    }
+
+    #[test]
+    fn text_that_starts_like_a_binary_signature_is_text() {
+        for text in [
+            "BC1 RNA is a small non-coding RNA found in neurons.",
+            "BMI-1 is a polycomb ring finger oncogene.",
+            "MZ hybrids of maize",
+        ] {
+            assert_eq!(
+                sniff(text.as_bytes(), Some("abstract.txt")).ok(),
+                Some(MediaType::PlainText),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -5,13 +5,18 @@
 //! (tenant, doc_id, chunk_index), so a re-run overwrites instead of duplicating.
 
 pub mod embedded;
+pub mod keyword;
 #[cfg(feature = "qdrant")]
 pub mod qdrant;
+pub mod query;
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use self::query::{FacetCount, Facets, Filter, Fusion, SearchMode};
 use crate::Result;
 
 /// What is stored with every vector.
@@ -36,6 +41,12 @@ pub struct ChunkPayload {
     /// Tesseract's mean confidence (0-100) over those pages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ocr_confidence: Option<u8>,
+    /// The document's media type (`application/pdf`): a filter and a facet.
+    #[serde(default)]
+    pub media_type: String,
+    /// The job's tags (`enqueue --tag team=legal`): filters and facets.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
     pub text: String,
     pub model: String,
     pub pipeline_version: String,
@@ -111,17 +122,10 @@ pub struct DocVersion {
     pub points: u64,
 }
 
-/// Search scope. The tenant is not optional: every read is tenant-scoped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
-    pub tenant: String,
-    pub doc_id: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchHit {
     pub id: Uuid,
-    /// Cosine similarity in [-1, 1].
+    /// Dense: cosine similarity in [-1, 1]; keyword: BM25; hybrid: the fused RRF score.
     pub score: f32,
     pub payload: ChunkPayload,
 }
@@ -159,6 +163,36 @@ pub trait VectorIndex: Send + Sync {
 
     /// Best `top_k` points by cosine similarity within the filter, best first.
     async fn search(&self, query: &[f32], filter: &Filter, top_k: usize) -> Result<Vec<SearchHit>>;
+
+    /// Best `top_k` points by BM25 of `text` against their chunk text ([`keyword`]), within the
+    /// filter, best first. No query term in a chunk: not a hit.
+    async fn keyword_search(
+        &self,
+        text: &str,
+        filter: &Filter,
+        top_k: usize,
+    ) -> Result<Vec<SearchHit>>;
+
+    /// Dense and keyword results fused by weighted reciprocal rank ([`Fusion`]), best first.
+    /// The default fuses the two lists here; an adapter may fuse on its server, with the same
+    /// formula.
+    async fn hybrid_search(
+        &self,
+        query: &[f32],
+        text: &str,
+        filter: &Filter,
+        top_k: usize,
+        fusion: &Fusion,
+    ) -> Result<Vec<SearchHit>> {
+        let candidates = fusion.candidates.max(top_k);
+        let dense = self.search(query, filter, candidates).await?;
+        let keyword = self.keyword_search(text, filter, candidates).await?;
+        Ok(keyword::fuse(dense, keyword, fusion, top_k))
+    }
+
+    /// Documents in scope (the page range ignored) counted by media type and by tag, the
+    /// `limit` most frequent values of each.
+    async fn facets(&self, filter: &Filter, limit: usize) -> Result<Facets>;
 
     /// Documents, chunks and points per tenant, sorted by tenant.
     async fn stats(&self) -> Result<Vec<TenantStats>>;

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod enqueue;
+pub mod eval;
 pub mod jobs;
 pub mod run;
 pub mod search;

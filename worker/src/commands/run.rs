@@ -1,5 +1,6 @@
 //! `docfleet run <paths>...`: a local batch through the four lanes on embedded defaults.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -101,6 +102,7 @@ async fn process_file(
     processor: Processor,
     tenant: String,
     file: SourceFile,
+    tags: BTreeMap<String, String>,
 ) -> PipelineResult<Outcome> {
     let bytes = read_file_capped(&file.path, processor.max_file_bytes).await?;
     let job = DocJob {
@@ -108,15 +110,18 @@ async fn process_file(
         source: file.uri(),
         file_name: file.file_name(),
         bytes,
+        tags,
     };
     processor.process(job).await
 }
 
-/// Processes every document under `paths`; one document's failure never stops the others.
+/// Processes every document under `paths`, each with `tags`; one document's failure never
+/// stops the others.
 pub async fn run_batch(
     common: &CommonOpts,
     opts: &PipelineOpts,
     paths: &[PathBuf],
+    tags: &BTreeMap<String, String>,
     show_progress: bool,
 ) -> Result<RunReport> {
     let tenant = common.tenant()?.to_owned();
@@ -135,7 +140,12 @@ pub async fn run_batch(
     loop {
         while in_flight.len() < opts.concurrency.max(1) {
             let Some(file) = pending.next() else { break };
-            let task = process_file(processor.clone(), tenant.clone(), file.clone());
+            let task = process_file(
+                processor.clone(),
+                tenant.clone(),
+                file.clone(),
+                tags.clone(),
+            );
             in_flight.spawn(async move { (file, task.await) });
         }
         let Some(joined) = in_flight.join_next().await else {

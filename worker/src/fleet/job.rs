@@ -193,6 +193,7 @@ impl JobContext {
             source: msg.source.clone(),
             file_name: source.file_name(),
             bytes,
+            tags: msg.options.tags.clone(),
         };
         processor.process(job).await
     }

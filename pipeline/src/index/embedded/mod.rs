@@ -20,6 +20,8 @@ mod state;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_keyword;
+#[cfg(test)]
 mod tests_model;
 
 use std::fs::{self, File};
@@ -32,7 +34,9 @@ use self::codec::{Op, StoredPoint};
 use self::files::Meta;
 use self::log::LogWriter;
 use self::state::State;
-use super::{DocVersion, Filter, Point, SearchHit, TenantStats, VectorIndex, VersionKey};
+use super::{
+    DocVersion, Facets, Filter, Point, SearchHit, TenantStats, VectorIndex, VersionKey, keyword,
+};
 use crate::{Error, Result};
 
 /// Tuning knobs.
@@ -377,6 +381,39 @@ impl VectorIndex for EmbeddedIndex {
         let mut q = query.to_vec();
         search::normalize(&mut q);
         Ok(search::search(&state, &q, filter, top_k))
+    }
+
+    async fn keyword_search(
+        &self,
+        text: &str,
+        filter: &Filter,
+        top_k: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let query = keyword::query_terms(text);
+        let state = self.read_state()?;
+        let in_scope = |id: &uuid::Uuid| {
+            state
+                .row_of(id)
+                .is_some_and(|r| filter.matches(&state.payloads[r]))
+        };
+        let hits = state
+            .keyword
+            .search(&filter.tenant, &query, in_scope, top_k);
+        Ok(hits
+            .into_iter()
+            .filter_map(|(id, score)| {
+                let r = state.row_of(&id)?;
+                Some(SearchHit {
+                    id,
+                    score,
+                    payload: state.payloads[r].clone(),
+                })
+            })
+            .collect())
+    }
+
+    async fn facets(&self, filter: &Filter, limit: usize) -> Result<Facets> {
+        Ok(self.read_state()?.facets(filter, limit))
     }
 
     async fn stats(&self) -> Result<Vec<TenantStats>> {

@@ -32,7 +32,7 @@ pub(super) fn recover(dir: &Path, meta: &Meta, listing: &Listing) -> Result<Reco
             false,
         )
     };
-    let mut state = State::new(meta.dims);
+    let mut state = State::deferred(meta.dims);
     let mut disk_bytes = 0;
     // Generation 0 has no snapshot: its base is the empty state.
     let base = listing.snaps.last().copied().unwrap_or(0);
@@ -61,6 +61,8 @@ pub(super) fn recover(dir: &Path, meta: &Meta, listing: &Listing) -> Result<Reco
         disk_bytes += replayed.good_len;
         active_good_len = replayed.good_len;
     }
+    // Derived from the payloads now in memory: nothing of it is on disk.
+    state.build_keyword();
     Ok(Recovered {
         state,
         disk_bytes,

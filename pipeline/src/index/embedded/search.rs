@@ -104,14 +104,23 @@ pub(super) fn search(
             heap.push(Reverse(cand));
         }
     };
+    // Tenant and document are checked by the row lists below; the payload only when the filter
+    // asks more.
+    let narrower = filter.source_prefix.is_some()
+        || !filter.media_types.is_empty()
+        || filter.pages.is_some()
+        || !filter.tags.is_empty();
+    let in_scope = |r: &usize| !narrower || filter.matches(&state.payloads[*r]);
     match &filter.doc_id {
         // A document's rows are few: visit only them.
         Some(doc_id) => state
             .doc_rows(&filter.tenant, doc_id)
             .into_iter()
+            .filter(in_scope)
             .for_each(&mut consider),
         None => (0..state.len())
             .filter(|&r| state.row_tenant[r] == tenant)
+            .filter(in_scope)
             .for_each(&mut consider),
     }
     let mut best: Vec<Scored> = heap.into_iter().map(|Reverse(s)| s).collect();

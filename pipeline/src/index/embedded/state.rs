@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
 use super::codec::StoredPoint;
-use crate::index::{ChunkPayload, DocVersion, TenantStats, VersionKey};
+use crate::index::keyword::{self, InvertedIndex};
+use crate::index::{ChunkPayload, DocVersion, FacetCount, Facets, Filter, TenantStats, VersionKey};
 
 #[derive(Debug, Default)]
 pub(super) struct State {
@@ -26,18 +27,64 @@ pub(super) struct State {
     docs: HashMap<(u32, String), HashSet<Uuid>>,
     /// Sum of `row_bytes`: what a snapshot of this state takes, roughly.
     pub live_bytes: u64,
+    /// BM25 postings of the rows' text: derived state, rebuilt from the payloads at open and
+    /// changed wherever a row is added, overwritten or removed.
+    pub keyword: InvertedIndex,
+    /// While recovery replays: the keyword index is left empty and built once at the end
+    /// ([`State::build_keyword`]), so replaced and deleted points cost nothing there.
+    keyword_deferred: bool,
 }
 
 impl State {
-    pub fn new(dims: Option<usize>) -> Self {
+    /// An empty state whose keyword index is built by [`State::build_keyword`] once loading ends.
+    pub fn deferred(dims: Option<usize>) -> Self {
         Self {
             dims,
+            keyword_deferred: true,
             ..Self::default()
+        }
+    }
+
+    /// Builds the keyword index from every row's text (the BM25 weights computed on all cores)
+    /// and keeps it up to date from now on.
+    pub fn build_keyword(&mut self) {
+        self.keyword_deferred = false;
+        self.keyword = InvertedIndex::default();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per = self.payloads.len().div_ceil(threads).max(1);
+        let weights: Vec<Vec<(u32, f32)>> = std::thread::scope(|s| {
+            let parts: Vec<_> = self
+                .payloads
+                .chunks(per)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|p| keyword::doc_weights(&p.text))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(w) => w,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        for (r, w) in weights.iter().enumerate() {
+            self.keyword
+                .insert(self.ids[r], &self.payloads[r].tenant, w);
         }
     }
 
     pub fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// The row of a point id.
+    pub fn row_of(&self, id: &Uuid) -> Option<usize> {
+        self.by_id.get(id).copied()
     }
 
     pub fn row(&self, r: usize) -> &[f32] {
@@ -78,6 +125,10 @@ impl State {
     /// caller on the write path; trusted on replay, where the checksum vouches for them).
     pub fn upsert(&mut self, points: Vec<StoredPoint>) {
         for p in points {
+            if !self.keyword_deferred {
+                let weights = keyword::doc_weights(&p.payload.text);
+                self.keyword.insert(p.id, &p.payload.tenant, &weights);
+            }
             let t = self.intern(&p.payload.tenant);
             let doc_key = (t, p.payload.doc_id.clone());
             match self.by_id.get(&p.id).copied() {
@@ -146,6 +197,7 @@ impl State {
         let Some(r) = self.by_id.remove(id) else {
             return;
         };
+        self.keyword.remove(id);
         let key = (self.row_tenant[r], self.payloads[r].doc_id.clone());
         self.unlink_doc(&key, id);
         let d = self.dims.unwrap_or(0);
@@ -188,6 +240,40 @@ impl State {
 
     pub fn doc_versions(&self, tenant: &str, doc_id: &str) -> Vec<DocVersion> {
         self.versions(self.doc_rows(tenant, doc_id))
+    }
+
+    /// Documents in scope (pages ignored) by media type and by `key=value` tag, the `limit` most
+    /// frequent of each (count descending, then value). A document counts once, by its chunk 0;
+    /// while two versions coexist, by the one written last (the higher row).
+    pub fn facets(&self, filter: &Filter, limit: usize) -> Facets {
+        let scope = filter.without_pages();
+        let mut docs: HashMap<&str, usize> = HashMap::new();
+        for (r, p) in self.payloads.iter().enumerate() {
+            if p.chunk_index == 0 && scope.matches(p) {
+                docs.insert(&p.doc_id, r);
+            }
+        }
+        let mut media: HashMap<&str, u64> = HashMap::new();
+        let mut tags: HashMap<String, u64> = HashMap::new();
+        for &r in docs.values() {
+            let p = &self.payloads[r];
+            *media.entry(&p.media_type).or_default() += 1;
+            for (k, v) in &p.tags {
+                *tags.entry(format!("{k}={v}")).or_default() += 1;
+            }
+        }
+        fn top(counts: impl Iterator<Item = (String, u64)>, limit: usize) -> Vec<FacetCount> {
+            let mut out: Vec<FacetCount> = counts
+                .map(|(value, count)| FacetCount { value, count })
+                .collect();
+            out.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            out.truncate(limit);
+            out
+        }
+        Facets {
+            media_type: top(media.into_iter().map(|(v, n)| (v.to_owned(), n)), limit),
+            tags: top(tags.into_iter(), limit),
+        }
     }
 
     pub fn stats(&self) -> Vec<TenantStats> {

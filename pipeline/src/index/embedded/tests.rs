@@ -22,6 +22,8 @@ fn payload(tenant: &str, doc: &str, sha: &str, idx: u32, count: u32) -> ChunkPay
         page_label: None,
         ocr_pages: Vec::new(),
         ocr_confidence: None,
+        media_type: "application/pdf".into(),
+        tags: Default::default(),
         text: format!("{doc} chunk {idx} of {sha}"),
         model: "test-model".into(),
         pipeline_version: "p1".into(),
@@ -46,7 +48,7 @@ fn key(sha: &str) -> VersionKey {
 fn all(tenant: &str) -> Filter {
     Filter {
         tenant: tenant.into(),
-        doc_id: None,
+        ..Filter::default()
     }
 }
 
@@ -158,6 +160,7 @@ async fn tenant_and_doc_filters_scope_the_search() {
     let only_b = Filter {
         tenant: "t1".into(),
         doc_id: Some("b".into()),
+        ..Filter::default()
     };
     let hits = idx
         .search(&[1.0, 0.0, 0.0, 0.0], &only_b, 10)
@@ -167,6 +170,7 @@ async fn tenant_and_doc_filters_scope_the_search() {
     let other_tenants_doc = Filter {
         tenant: "t2".into(),
         doc_id: Some("a".into()),
+        ..Filter::default()
     };
     assert!(
         idx.search(&[1.0, 0.0, 0.0, 0.0], &other_tenants_doc, 10)

@@ -57,6 +57,8 @@ fn payload(tenant: usize, doc: usize, idx: u32, sha: usize) -> ChunkPayload {
         page_label: None,
         ocr_pages: Vec::new(),
         ocr_confidence: None,
+        media_type: "application/pdf".into(),
+        tags: Default::default(),
         text: format!("{idx}"),
         model: "m".into(),
         pipeline_version: "p".into(),
@@ -125,7 +127,7 @@ async fn check(idx: &EmbeddedIndex, model: &Model) {
         }
         let filter = Filter {
             tenant: tenant.into(),
-            doc_id: None,
+            ..Filter::default()
         };
         let hits = idx.search(&query, &filter, 1000).await.unwrap();
         let got: BTreeSet<Uuid> = hits.iter().map(|h| h.id).collect();
@@ -144,6 +146,19 @@ async fn check(idx: &EmbeddedIndex, model: &Model) {
             assert_eq!(&h.payload, p);
             assert!((h.score - cosine(&query, v)).abs() < 1e-4);
         }
+        // Keyword: the chunks whose text (`{idx}`) is one of the query's terms, no stale ones.
+        let hits = idx.keyword_search("0 2 x", &filter, 1000).await.unwrap();
+        let got: BTreeSet<Uuid> = hits.iter().map(|h| h.id).collect();
+        let want: BTreeSet<Uuid> = model
+            .iter()
+            .filter(|(_, (p, _))| p.tenant == tenant && (p.text == "0" || p.text == "2"))
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(got, want, "keyword hits of {tenant}");
+        assert!(
+            hits.iter()
+                .all(|h| h.score > 0.0 && model[&h.id].0 == h.payload)
+        );
     }
 }
 

@@ -3,6 +3,11 @@
 //! of duplicating; upserts wait until applied; stale chunks are deleted by filter; every read
 //! carries the tenant condition.
 //!
+//! Layout: named vectors `dense` (the embedding, cosine) and the sparse `bm25` (BM25 document
+//! weights, IDF applied by the server): dense, keyword and hybrid search (RRF fused on the
+//! server where that ranks as the embedded index does), filters on every [`Filter`] field and
+//! facets over payload indexes. See docs/qdrant-hybrid.md.
+//!
 //! Tenancy: `shared` (default, as Qdrant recommends): one collection, `tenant` a payload index
 //! with `is_tenant`, every request filtered by it. `per-tenant`: a collection
 //! `<collection>_<tenant>` each, created on the tenant's first write; reads are still filtered.
@@ -19,15 +24,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use qdrant_client::qdrant::facet_value::Variant;
 use qdrant_client::qdrant::point_id::PointIdOptions;
-use qdrant_client::qdrant::vectors_config::Config as VectorsConfig;
-use qdrant_client::qdrant::{PointId, RetrievedPoint};
+use qdrant_client::qdrant::{PointId, QueryPoints, RetrievedPoint, ScoredPoint};
 use qdrant_client::{Qdrant, QdrantError};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use self::errors::{is_not_found, with_retries};
-use crate::index::{DocVersion, Filter, Point, SearchHit, TenantStats, VectorIndex, VersionKey};
+use crate::index::{
+    DocVersion, Facets, Filter, Fusion, Point, SearchHit, TenantStats, VectorIndex, VersionKey,
+    keyword,
+};
 use crate::{Error, Result};
 
 /// How tenants map to collections.
@@ -150,17 +157,7 @@ impl QdrantIndex {
                 return Err(e);
             }
         }
-        let have = self.vector_size(name).await?;
-        if have != dims {
-            return Err(Error::index(
-                format!(
-                    "Qdrant collection {name:?} holds {have}-dim vectors but the model makes \
-                     {dims}-dim ones: use another collection (DOCFLEET_QDRANT_COLLECTION) or \
-                     delete this one and re-index"
-                ),
-                false,
-            ));
-        }
+        self.check_layout(name, dims).await?;
         // Creating an index that exists is a no-op, so this also repairs a collection made by hand.
         for req in requests::payload_indexes(name) {
             self.call("create_field_index", || c.create_field_index(req.clone()))
@@ -170,26 +167,37 @@ impl QdrantIndex {
         Ok(())
     }
 
-    async fn vector_size(&self, name: &str) -> Result<u64> {
+    /// The collection's vectors are those [`requests::create_collection`] makes for `dims`.
+    async fn check_layout(&self, name: &str, dims: u64) -> Result<()> {
         let info = self
             .call("collection_info", || self.client.collection_info(name))
             .await?;
-        let config = info
-            .result
-            .and_then(|i| i.config)
-            .and_then(|c| c.params)
-            .and_then(|p| p.vectors_config)
-            .and_then(|v| v.config);
-        match config {
-            Some(VectorsConfig::Params(p)) => Ok(p.size),
-            _ => Err(Error::index(
-                format!(
-                    "Qdrant collection {name:?} has named vectors; docfleet writes one unnamed \
-                     vector per point: use another collection (DOCFLEET_QDRANT_COLLECTION)"
-                ),
-                false,
-            )),
-        }
+        let params = info.result.and_then(|i| i.config).and_then(|c| c.params);
+        requests::check_layout(name, params.as_ref(), dims).map_err(|e| Error::index(e, false))
+    }
+
+    /// Runs a query; a collection that does not exist yet has no hits.
+    async fn query(&self, name: &str, req: QueryPoints) -> Result<Vec<SearchHit>> {
+        let resp = self
+            .read("query", || async {
+                self.client.query(req.clone()).await.map(Some)
+            })
+            .await?;
+        resp.map_or_else(|| Ok(Vec::new()), |r| hits(name, &r.result))
+    }
+
+    /// Documents per value of `media_type` and `tag_pairs`, exact, over the documents' first
+    /// chunks.
+    async fn facet_hits(
+        &self,
+        req: qdrant_client::qdrant::FacetCounts,
+    ) -> Result<Vec<qdrant_client::qdrant::FacetHit>> {
+        let resp = self
+            .read("facet", || async {
+                self.client.facet(req.clone()).await.map(Some)
+            })
+            .await?;
+        Ok(resp.map(|r| r.hits).unwrap_or_default())
     }
 
     fn lock_ready(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
@@ -303,6 +311,34 @@ fn bad_payload(collection: &str) -> impl Fn(String) -> Error + '_ {
     }
 }
 
+fn hits(collection: &str, points: &[ScoredPoint]) -> Result<Vec<SearchHit>> {
+    points
+        .iter()
+        .map(|p| {
+            let payload = payload::from_payload(&p.payload).map_err(bad_payload(collection))?;
+            let id = uuid_of(p.id.as_ref()).ok_or_else(|| {
+                bad_payload(collection)(format!("point id {:?} is not a UUID", p.id))
+            })?;
+            Ok(SearchHit {
+                id,
+                score: p.score,
+                payload,
+            })
+        })
+        .collect()
+}
+
+/// The server's fused list as the client-side fusion would give it: scores times the common
+/// weight ([`requests::server_rrf_k`]), best first, ties by id, at most `top_k`.
+fn server_fused(mut fused: Vec<SearchHit>, weight: f32, top_k: usize) -> Vec<SearchHit> {
+    for h in &mut fused {
+        h.score *= weight;
+    }
+    fused.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+    fused.truncate(top_k);
+    fused
+}
+
 fn uuid_of(id: Option<&PointId>) -> Option<Uuid> {
     match id?.point_id_options.as_ref()? {
         PointIdOptions::Uuid(s) => Uuid::parse_str(s).ok(),
@@ -406,29 +442,66 @@ impl VectorIndex for QdrantIndex {
             return Ok(Vec::new());
         }
         let name = self.collection(&filter.tenant);
-        let req = requests::search(&name, query, filter, top_k);
-        let resp = self
-            .read("query", || async {
-                self.client.query(req.clone()).await.map(Some)
-            })
-            .await?;
-        let Some(resp) = resp else {
+        self.query(&name, requests::search(&name, query, filter, top_k))
+            .await
+    }
+
+    async fn keyword_search(
+        &self,
+        text: &str,
+        filter: &Filter,
+        top_k: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let Some(terms) = requests::sparse_query(text).filter(|_| top_k > 0) else {
             return Ok(Vec::new());
         };
-        resp.result
-            .iter()
-            .map(|p| {
-                let payload = payload::from_payload(&p.payload).map_err(bad_payload(&name))?;
-                let id = uuid_of(p.id.as_ref()).ok_or_else(|| {
-                    bad_payload(&name)(format!("point id {:?} is not a UUID", p.id))
-                })?;
-                Ok(SearchHit {
-                    id,
-                    score: p.score,
-                    payload,
-                })
-            })
-            .collect()
+        let name = self.collection(&filter.tenant);
+        self.query(
+            &name,
+            requests::keyword_search(&name, &terms, filter, top_k),
+        )
+        .await
+    }
+
+    /// Fused on the server (one Query API request: dense and sparse prefetches, RRF) where its
+    /// ranking is the client-side one ([`requests::server_rrf_k`]: equal weights); otherwise
+    /// the two lists are fetched and fused here, as the trait's default does.
+    async fn hybrid_search(
+        &self,
+        query: &[f32],
+        text: &str,
+        filter: &Filter,
+        top_k: usize,
+        fusion: &Fusion,
+    ) -> Result<Vec<SearchHit>> {
+        if top_k == 0 {
+            return Ok(Vec::new());
+        }
+        let candidates = fusion.candidates.max(top_k);
+        let terms = requests::sparse_query(text);
+        if let (Some(terms), Some(rrf_k)) = (&terms, requests::server_rrf_k(fusion)) {
+            let name = self.collection(&filter.tenant);
+            let req = requests::hybrid_search(&name, query, terms, filter, candidates, rrf_k);
+            let fused = self.query(&name, req).await?;
+            return Ok(server_fused(fused, fusion.dense_weight, top_k));
+        }
+        let dense = self.search(query, filter, candidates).await?;
+        let keyword = match terms {
+            Some(_) => self.keyword_search(text, filter, candidates).await?,
+            None => Vec::new(),
+        };
+        Ok(keyword::fuse(dense, keyword, fusion, top_k))
+    }
+
+    async fn facets(&self, filter: &Filter, limit: usize) -> Result<Facets> {
+        if limit == 0 {
+            return Ok(Facets::default());
+        }
+        let name = self.collection(&filter.tenant);
+        let [media, tags] = requests::facet_requests(&name, filter, limit);
+        let media = self.facet_hits(media).await?;
+        let tags = self.facet_hits(tags).await?;
+        Ok(requests::facets(&media, &tags, limit))
     }
 
     async fn stats(&self) -> Result<Vec<TenantStats>> {
@@ -457,10 +530,7 @@ impl VectorIndex for QdrantIndex {
                     let Some(tenant) = c.name.strip_prefix(&prefix) else {
                         continue;
                     };
-                    let scope = requests::scope(&Filter {
-                        tenant: tenant.to_owned(),
-                        doc_id: None,
-                    });
+                    let scope = requests::scope(&Filter::tenant(tenant));
                     let points = self.count(&c.name, scope).await?;
                     if points > 0 {
                         out.push(self.tenant_stats(&c.name, tenant, points).await?);

@@ -1,11 +1,18 @@
 //! `ChunkPayload` ⇄ Qdrant payload, field by field (no serde round trip through JSON).
+//!
+//! Besides the payload's own fields, each point carries two derived keyword lists the filters
+//! and facets use (Qdrant matches and facets a keyword index on each element of a list):
+//! `source_folders` (every folder the source lies in, [`source_folders`]) and `tag_pairs`
+//! (`"key=value"` per tag). The tags themselves are also stored as an object, `tags`, for the
+//! round trip.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use qdrant_client::qdrant::Value;
 use qdrant_client::qdrant::value::Kind;
+use qdrant_client::qdrant::{Struct, Value};
 
 use crate::index::ChunkPayload;
+use crate::index::query::source_folders;
 
 pub const TENANT: &str = "tenant";
 pub const DOC_ID: &str = "doc_id";
@@ -16,6 +23,19 @@ pub const PIPELINE_VERSION: &str = "pipeline_version";
 const PAGE_LABEL: &str = "page_label";
 const OCR_PAGES: &str = "ocr_pages";
 const OCR_CONFIDENCE: &str = "ocr_confidence";
+pub const PAGE_START: &str = "page_start";
+pub const PAGE_END: &str = "page_end";
+pub const MEDIA_TYPE: &str = "media_type";
+const TAGS: &str = "tags";
+/// `"key=value"` of each tag: a keyword list, filtered and faceted on.
+pub const TAG_PAIRS: &str = "tag_pairs";
+/// The folders of `source`, each ending with `/`: a keyword list, the folder filter.
+pub const SOURCE_FOLDERS: &str = "source_folders";
+
+/// A tag as `tag_pairs` stores it, and as facets report it.
+pub fn tag_pair(key: &str, value: &str) -> String {
+    format!("{key}={value}")
+}
 
 pub fn to_payload(p: &ChunkPayload) -> HashMap<String, Value> {
     let text = |s: &str| Value::from(s.to_owned());
@@ -27,8 +47,9 @@ pub fn to_payload(p: &ChunkPayload) -> HashMap<String, Value> {
         (CONTENT_SHA256.to_owned(), text(&p.content_sha256)),
         (CHUNK_INDEX.to_owned(), int(p.chunk_index)),
         (CHUNK_COUNT.to_owned(), int(p.chunk_count)),
-        ("page_start".to_owned(), int(p.page_start)),
-        ("page_end".to_owned(), int(p.page_end)),
+        (PAGE_START.to_owned(), int(p.page_start)),
+        (PAGE_END.to_owned(), int(p.page_end)),
+        (MEDIA_TYPE.to_owned(), text(&p.media_type)),
         ("text".to_owned(), text(&p.text)),
         ("model".to_owned(), text(&p.model)),
         (PIPELINE_VERSION.to_owned(), text(&p.pipeline_version)),
@@ -44,6 +65,21 @@ pub fn to_payload(p: &ChunkPayload) -> HashMap<String, Value> {
     if let Some(confidence) = p.ocr_confidence {
         map.insert(OCR_CONFIDENCE.to_owned(), int(u32::from(confidence)));
     }
+    let folders: Vec<Value> = source_folders(&p.source).map(text).collect();
+    map.insert(SOURCE_FOLDERS.to_owned(), Value::from(folders));
+    if !p.tags.is_empty() {
+        let fields = p.tags.iter().map(|(k, v)| (k.clone(), text(v))).collect();
+        map.insert(
+            TAGS.to_owned(),
+            Value::from(Kind::StructValue(Struct { fields })),
+        );
+        let pairs: Vec<Value> = p
+            .tags
+            .iter()
+            .map(|(k, v)| Value::from(tag_pair(k, v)))
+            .collect();
+        map.insert(TAG_PAIRS.to_owned(), Value::from(pairs));
+    }
     map
 }
 
@@ -57,8 +93,8 @@ pub fn from_payload(map: &HashMap<String, Value>) -> Result<ChunkPayload, String
         content_sha256: string(map, CONTENT_SHA256)?,
         chunk_index: int(map, CHUNK_INDEX)?,
         chunk_count: int(map, CHUNK_COUNT)?,
-        page_start: int(map, "page_start")?,
-        page_end: int(map, "page_end")?,
+        page_start: int(map, PAGE_START)?,
+        page_end: int(map, PAGE_END)?,
         page_label: map
             .contains_key(PAGE_LABEL)
             .then(|| string(map, PAGE_LABEL))
@@ -80,10 +116,31 @@ pub fn from_payload(map: &HashMap<String, Value>) -> Result<ChunkPayload, String
             .contains_key(OCR_CONFIDENCE)
             .then(|| int(map, OCR_CONFIDENCE).map(|c| u8::try_from(c).unwrap_or(100)))
             .transpose()?,
+        // Points written before media types and tags existed have neither.
+        media_type: match map.get(MEDIA_TYPE) {
+            None => String::new(),
+            Some(_) => string(map, MEDIA_TYPE)?,
+        },
+        tags: tags(map)?,
         text: string(map, "text")?,
         model: string(map, "model")?,
         pipeline_version: string(map, PIPELINE_VERSION)?,
     })
+}
+
+fn tags(map: &HashMap<String, Value>) -> Result<BTreeMap<String, String>, String> {
+    match map.get(TAGS).and_then(|v| v.kind.as_ref()) {
+        None => Ok(BTreeMap::new()),
+        Some(Kind::StructValue(s)) => s
+            .fields
+            .iter()
+            .map(|(k, v)| match &v.kind {
+                Some(Kind::StringValue(s)) => Ok((k.clone(), s.clone())),
+                _ => Err(format!("payload field {TAGS:?} should map tags to strings")),
+            })
+            .collect(),
+        other => Err(bad_field(TAGS, "an object", other)),
+    }
 }
 
 pub fn string(map: &HashMap<String, Value>, key: &str) -> Result<String, String> {
@@ -126,6 +183,8 @@ mod tests {
             page_label: None,
             ocr_pages: Vec::new(),
             ocr_confidence: None,
+            media_type: "application/pdf".into(),
+            tags: BTreeMap::new(),
             text: "héllo".into(),
             model: "m".into(),
             pipeline_version: "v1".into(),
@@ -143,6 +202,63 @@ mod tests {
             ..sample()
         };
         assert_eq!(from_payload(&to_payload(&scanned)).unwrap(), scanned);
+        let tagged = ChunkPayload {
+            tags: BTreeMap::from([
+                ("team".into(), "legal".into()),
+                ("year".into(), "2024 q1".into()),
+            ]),
+            ..sample()
+        };
+        assert_eq!(from_payload(&to_payload(&tagged)).unwrap(), tagged);
+    }
+
+    fn keywords(v: &Value) -> Vec<String> {
+        match &v.kind {
+            Some(Kind::ListValue(l)) => l
+                .values
+                .iter()
+                .map(|v| match &v.kind {
+                    Some(Kind::StringValue(s)) => s.clone(),
+                    other => panic!("a string expected, got {other:?}"),
+                })
+                .collect(),
+            other => panic!("a list expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn folders_and_tag_pairs_are_keyword_lists() {
+        let p = ChunkPayload {
+            source: "s3://b/reports/2024/k.pdf".into(),
+            tags: BTreeMap::from([("team".into(), "legal".into()), ("y".into(), "1".into())]),
+            ..sample()
+        };
+        let map = to_payload(&p);
+        assert_eq!(
+            keywords(&map[SOURCE_FOLDERS]),
+            ["s3://b/", "s3://b/reports/", "s3://b/reports/2024/"]
+        );
+        assert_eq!(keywords(&map[TAG_PAIRS]), ["team=legal", "y=1"]);
+        assert_eq!(
+            map[MEDIA_TYPE].kind,
+            Some(Kind::StringValue("application/pdf".into()))
+        );
+        let untagged = to_payload(&sample());
+        assert!(!untagged.contains_key(TAG_PAIRS) && !untagged.contains_key(TAGS));
+    }
+
+    #[test]
+    fn points_written_before_media_types_and_tags_still_read() {
+        let mut map = to_payload(&sample());
+        map.remove(MEDIA_TYPE);
+        let read = from_payload(&map).unwrap();
+        assert_eq!((read.media_type.as_str(), read.tags.len()), ("", 0));
+        map.insert(TAGS.into(), Value::from(1_i64));
+        assert!(
+            from_payload(&map)
+                .unwrap_err()
+                .contains("should be an object")
+        );
     }
 
     #[test]
