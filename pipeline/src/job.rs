@@ -323,9 +323,9 @@ mod tests {
         }
         let mut options = JobOptions::default();
         options.tags.insert("team".into(), "legal".into());
-        assert!(JobMessage::new("acme", "s3://b/k.pdf", options.clone()).is_ok());
+        assert!(JobMessage::new("acme", "s3://bucket/k.pdf", options.clone()).is_ok());
         options.tags.insert("bad key".into(), "x".into());
-        let err = JobMessage::new("acme", "s3://b/k.pdf", options).unwrap_err();
+        let err = JobMessage::new("acme", "s3://bucket/k.pdf", options).unwrap_err();
         assert!(err.to_string().contains("invalid tag"), "{err}");
         let many: BTreeMap<String, String> =
             (0..33).map(|i| (format!("k{i}"), "v".to_owned())).collect();

@@ -153,9 +153,9 @@ fn an_unreadable_attachment_is_named_in_the_message_not_fatal() {
         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
         The pond pump needs a new filter sponge every spring.\r\n\
-        --b1\r\nContent-Type: application/octet-stream\r\n\
+        --b1\r\nContent-Type: image/gif\r\nContent-Transfer-Encoding: base64\r\n\
         Content-Disposition: attachment; filename=\"pump.gif\"\r\n\r\n\
-        GIF89a not a picture docfleet reads\r\n--b1--\r\n";
+        R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==\r\n--b1--\r\n";
     let pages = extractor()
         .extract(eml.as_bytes(), MediaType::Document(Format::Eml))
         .unwrap();
