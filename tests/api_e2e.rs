@@ -247,6 +247,43 @@ fn submit_run_read_with_tenants_kept_apart() {
         )
         .json();
     assert_eq!(b_filtered["results"], json!([]), "not even by A's doc id");
+    // Keyword mode, a media-type filter, highlighted snippets and facet counts.
+    let keyword = api.post(
+        "/v1/search",
+        &a,
+        &json!({"query": "swarm", "mode": "keyword", "top_k": 3, "facets": true,
+                "filter": {"media_types": ["text/plain"]}}),
+        &[],
+    );
+    assert_eq!(keyword.status, 200, "{}", keyword.body);
+    let keyword = keyword.json();
+    let hits = keyword["results"].as_array().unwrap();
+    assert!(
+        !hits.is_empty() && hits.iter().all(|h| h["media_type"] == "text/plain"),
+        "{keyword}"
+    );
+    assert!(
+        hits[0]["snippet"].as_str().unwrap().contains("**"),
+        "{keyword}"
+    );
+    assert_eq!(
+        keyword["facets"]["media_type"][0]["value"], "text/plain",
+        "{keyword}"
+    );
+    for bad in [
+        json!({"query": "x", "filter": {"pages": {"first": 5, "last": 2}}}),
+        json!({"query": "x", "weights": {"dense": 0, "keyword": 0}}),
+        json!({"query": "x", "filter": {"source_prefix": "s3://no-slash"}}),
+    ] {
+        api.post("/v1/search", &a, &bad, &[]).assert_problem(400);
+    }
+    api.post(
+        "/v1/search",
+        &a,
+        &json!({"query": "x", "mode": "fuzzy"}),
+        &[],
+    )
+    .assert_problem(422);
     api.call(
         "DELETE",
         &format!("/v1/documents/{bee_doc}"),

@@ -61,17 +61,22 @@ fn run_then_search_finds_the_right_document() {
     assert!(report["failed"].as_array().unwrap().is_empty(), "{report}");
     assert!(n(&report, "chunks") >= expected && n(&report, "points") == n(&report, "chunks"));
 
+    // Hybrid (the default) and dense alone both put the right document first.
     for (query, file) in QUERIES {
-        let hits = search(data.path(), query, &[]);
-        let top = hits
-            .first()
-            .unwrap_or_else(|| panic!("no hit for {query:?}"));
-        assert!(
-            top["source"].as_str().unwrap().ends_with(file),
-            "{query:?} should find {file}, got {top}"
-        );
-        assert!(top["score"].as_f64().unwrap() > 0.3, "{top}");
-        assert!(n(top, "page_start") >= 1 && n(top, "page_end") >= n(top, "page_start"));
+        for mode in ["hybrid", "dense"] {
+            let hits = search(data.path(), query, &["--mode", mode]);
+            let top = hits
+                .first()
+                .unwrap_or_else(|| panic!("no hit for {query:?}"));
+            assert!(
+                top["source"].as_str().unwrap().ends_with(file),
+                "{mode}: {query:?} should find {file}, got {top}"
+            );
+            if mode == "dense" {
+                assert!(top["score"].as_f64().unwrap() > 0.3, "cosine: {top}");
+            }
+            assert!(n(top, "page_start") >= 1 && n(top, "page_end") >= n(top, "page_start"));
+        }
     }
 
     let s = stats(data.path());

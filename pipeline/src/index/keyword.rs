@@ -422,7 +422,11 @@ pub fn fuse(
 /// `max_chars` counts the text shown and the "…" marks, not the `**` around terms.
 pub fn highlight(text: &str, query: &str, max_chars: usize) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let wanted: HashSet<String> = terms(query).into_iter().collect();
+    let mut wanted: HashSet<String> = terms(query).into_iter().collect();
+    // One-letter words ("a", "I") still count for ranking, but marking them is noise.
+    if wanted.iter().any(|t| t.chars().count() > 1) {
+        wanted.retain(|t| t.chars().count() > 1);
+    }
     // Occurrences as byte spans: an identifier before its pieces (sorted by start, longest
     // first), overlapping ones dropped.
     let mut found: Vec<(usize, usize)> = Vec::new();
