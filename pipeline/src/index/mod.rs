@@ -184,10 +184,7 @@ pub trait VectorIndex: Send + Sync {
         top_k: usize,
         fusion: &Fusion,
     ) -> Result<Vec<SearchHit>> {
-        let candidates = fusion.candidates.max(top_k);
-        let dense = self.search(query, filter, candidates).await?;
-        let keyword = self.keyword_search(text, filter, candidates).await?;
-        Ok(keyword::fuse(dense, keyword, fusion, top_k))
+        fuse_here(self, query, text, filter, top_k, fusion).await
     }
 
     /// Documents in scope (the page range ignored) counted by media type and by tag, the
@@ -215,6 +212,22 @@ fn span_name(first: &str, last: &str) -> String {
         }
         _ => format!("{first} – {last}"),
     }
+}
+
+/// Hybrid search with both rankings fetched and fused in this process: the trait's default,
+/// and an adapter's fallback where its server cannot fuse the same way.
+pub async fn fuse_here<I: VectorIndex + ?Sized>(
+    index: &I,
+    query: &[f32],
+    text: &str,
+    filter: &Filter,
+    top_k: usize,
+    fusion: &Fusion,
+) -> Result<Vec<SearchHit>> {
+    let candidates = fusion.candidates.max(top_k);
+    let dense = index.search(query, filter, candidates).await?;
+    let keyword = index.keyword_search(text, filter, candidates).await?;
+    Ok(keyword::fuse(dense, keyword, fusion, top_k))
 }
 
 #[cfg(test)]

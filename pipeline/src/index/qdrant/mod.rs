@@ -33,7 +33,7 @@ use uuid::Uuid;
 use self::errors::{is_not_found, with_retries};
 use crate::index::{
     DocVersion, Facets, Filter, Fusion, Point, SearchHit, TenantStats, VectorIndex, VersionKey,
-    keyword,
+    fuse_here,
 };
 use crate::{Error, Result};
 
@@ -477,20 +477,17 @@ impl VectorIndex for QdrantIndex {
         if top_k == 0 {
             return Ok(Vec::new());
         }
-        let candidates = fusion.candidates.max(top_k);
-        let terms = requests::sparse_query(text);
-        if let (Some(terms), Some(rrf_k)) = (&terms, requests::server_rrf_k(fusion)) {
+        if let (Some(terms), Some(rrf_k)) =
+            (requests::sparse_query(text), requests::server_rrf_k(fusion))
+        {
+            let candidates = fusion.candidates.max(top_k);
             let name = self.collection(&filter.tenant);
-            let req = requests::hybrid_search(&name, query, terms, filter, candidates, rrf_k);
+            let req = requests::hybrid_search(&name, query, &terms, filter, candidates, rrf_k);
             let fused = self.query(&name, req).await?;
             return Ok(server_fused(fused, fusion.dense_weight, top_k));
         }
-        let dense = self.search(query, filter, candidates).await?;
-        let keyword = match terms {
-            Some(_) => self.keyword_search(text, filter, candidates).await?,
-            None => Vec::new(),
-        };
-        Ok(keyword::fuse(dense, keyword, fusion, top_k))
+        // No query terms (keyword_search then answers nothing), or unequal weights.
+        fuse_here(self, query, text, filter, top_k, fusion).await
     }
 
     async fn facets(&self, filter: &Filter, limit: usize) -> Result<Facets> {
