@@ -314,7 +314,11 @@ impl InvertedIndex {
             let Some(id) = tp.slots[slot as usize] else {
                 return;
             };
-            let cand = Ranked { score, id };
+            let cand = Ranked {
+                score,
+                id,
+                item: (),
+            };
             // `allow` (a payload filter) only for candidates that would make the list.
             if heap.len() >= top_k && heap.peek().is_some_and(|Reverse(worst)| cand <= *worst) {
                 return;
@@ -355,25 +359,27 @@ impl InvertedIndex {
     }
 }
 
-/// Ordered by score, then by id (lower id is better), so ties are deterministic.
+/// A candidate in a top-k heap, with what its ranker needs to keep (`()`, or the embedded
+/// index's row): ordered by score, then by id (lower id is better), so ties are deterministic.
 #[derive(Debug, Clone, Copy)]
-struct Ranked {
-    score: f32,
-    id: Uuid,
+pub(super) struct Ranked<T = ()> {
+    pub score: f32,
+    pub id: Uuid,
+    pub item: T,
 }
 
-impl PartialEq for Ranked {
+impl<T> PartialEq for Ranked<T> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for Ranked {}
-impl PartialOrd for Ranked {
+impl<T> Eq for Ranked<T> {}
+impl<T> PartialOrd for Ranked<T> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Ranked {
+impl<T> Ord for Ranked<T> {
     /// Greater is better.
     fn cmp(&self, other: &Self) -> Ordering {
         self.score

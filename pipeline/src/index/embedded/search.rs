@@ -1,11 +1,10 @@
 //! Exact cosine search: normalisation, an autovectorising dot product and a bounded top-k heap.
 
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use uuid::Uuid;
-
 use super::state::State;
+use crate::index::keyword::Ranked;
 use crate::index::{Filter, SearchHit};
 
 /// Scales `v` to unit length in place. A zero vector stays zero (it scores 0 against anything).
@@ -47,34 +46,6 @@ pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc[0] + tail
 }
 
-/// A candidate in the heap: ordered by score, then by id (so ties are deterministic).
-#[derive(Debug, Clone, Copy)]
-struct Scored {
-    score: f32,
-    id: Uuid,
-    row: usize,
-}
-
-impl PartialEq for Scored {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Scored {}
-impl PartialOrd for Scored {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scored {
-    /// Greater is better: higher score, then lower id.
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.score
-            .total_cmp(&other.score)
-            .then_with(|| other.id.cmp(&self.id))
-    }
-}
-
 /// Best `top_k` rows within the filter, best first. `query` must already be normalised and
 /// `dims` long.
 pub(super) fn search(
@@ -90,12 +61,12 @@ pub(super) fn search(
         return Vec::new();
     };
     // Min-heap of the best k so far: its top is the worst kept.
-    let mut heap: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(top_k + 1);
+    let mut heap: BinaryHeap<Reverse<Ranked<usize>>> = BinaryHeap::with_capacity(top_k + 1);
     let mut consider = |row: usize| {
-        let cand = Scored {
+        let cand = Ranked {
             score: dot(query, state.row(row)),
             id: state.ids[row],
-            row,
+            item: row,
         };
         if heap.len() < top_k {
             heap.push(Reverse(cand));
@@ -123,13 +94,13 @@ pub(super) fn search(
             .filter(in_scope)
             .for_each(&mut consider),
     }
-    let mut best: Vec<Scored> = heap.into_iter().map(|Reverse(s)| s).collect();
+    let mut best: Vec<Ranked<usize>> = heap.into_iter().map(|Reverse(s)| s).collect();
     best.sort_unstable_by(|a, b| b.cmp(a));
     best.into_iter()
         .map(|s| SearchHit {
             id: s.id,
             score: s.score.clamp(-1.0, 1.0),
-            payload: state.payloads[s.row].clone(),
+            payload: state.payloads[s.item].clone(),
         })
         .collect()
 }
