@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use support::api::{cli, start_api};
 use support::fixtures;
 use support::fleet::{Fleet, Kind, create_bucket, s3};
+use support::receiver::Request as Hook;
 
 fn uri(name: &str) -> String {
     let path = std::fs::canonicalize(fixtures().join("docs").join(name)).unwrap();
@@ -140,7 +141,7 @@ fn submit_run_read_with_tenants_kept_apart() {
         .collect();
     assert_eq!(got[0].body, got[1].body);
     assert_eq!(delivery_id(&got[0]), delivery_id(&got[1]));
-    let event: Value = serde_json::from_str(&got[1].body).unwrap();
+    let event: Value = serde_json::from_slice(&got[1].body).unwrap();
     assert_eq!(
         (
             &event["event"],
@@ -487,62 +488,14 @@ fn submit_run_read_with_tenants_kept_apart() {
     assert_eq!(reply.status, 202, "{}", reply.body);
 }
 
-/// One recorded webhook request: its headers (lower-cased) and body.
-struct Hook {
-    headers: String,
-    body: String,
-}
-
-/// A webhook receiver on a free port: answers 500 to the first request, 200 to the others, and
-/// hands every request to the test.
+/// A webhook receiver that answers 500 to the first request, 200 to the others.
 fn hook_receiver() -> (String, std::sync::mpsc::Receiver<Hook>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks/docfleet", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for (n, conn) in listener.incoming().enumerate() {
-            let Ok(mut conn) = conn else { continue };
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut headers = String::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                headers.push_str(&line.to_lowercase());
-            }
-            let len: usize = headers
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map_or(0, |v| v.trim().parse().unwrap());
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            let status = if n == 0 {
-                "500 Internal Server Error"
-            } else {
-                "200 OK"
-            };
-            let _ = write!(
-                conn,
-                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-            let body = String::from_utf8(body).unwrap();
-            if tx.send(Hook { headers, body }).is_err() {
-                return;
-            }
-        }
-    });
-    (url, rx)
+    let (base, requests) = support::receiver::start(1);
+    (format!("{base}/hooks/docfleet"), requests)
 }
 
 fn delivery_id(h: &Hook) -> String {
-    h.headers
-        .lines()
-        .find_map(|l| l.strip_prefix("docfleet-delivery:"))
-        .unwrap()
-        .trim()
-        .to_owned()
+    h.header("docfleet-delivery").unwrap()
 }
 
 /// HMAC-SHA256 by Python's hmac module: an implementation independent of the worker's.
@@ -606,23 +559,17 @@ fn completion_webhooks_are_signed_and_retried() {
     assert_eq!(retried[0].body, got[0].body);
     let mut events = Vec::new();
     for h in &got[1..] {
-        let sig = h
-            .headers
-            .lines()
-            .find_map(|l| l.strip_prefix("docfleet-signature:"))
-            .expect("signed")
-            .trim()
-            .to_owned();
+        let sig = h.header("docfleet-signature").expect("signed");
         let (t, v1) = sig
             .strip_prefix("t=")
             .and_then(|r| r.split_once(",v1="))
             .unwrap();
         assert_eq!(
             v1,
-            python_hmac(secret, &format!("{t}.{}", h.body)),
+            python_hmac(secret, &format!("{t}.{}", h.text())),
             "signature"
         );
-        events.push(serde_json::from_str::<Value>(&h.body).unwrap());
+        events.push(serde_json::from_slice::<Value>(&h.body).unwrap());
     }
     let ok = events
         .iter()

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use tracing::field::Empty;
 use tracing::{Instrument, debug, info_span};
 
 use crate::artifacts::{self, ExtractedText, LaneTimings, Manifest};
@@ -59,8 +60,10 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
 }
 
+/// `f` on a blocking thread, inside the caller's span (its logs and child spans stay in the trace).
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
         .await
         .map_err(|e| Error::Io(std::io::Error::other(format!("worker thread failed: {e}"))))?
 }
@@ -73,7 +76,8 @@ impl Processor {
             return Err(Error::EmptyFile);
         }
         let doc = DocIdentity::new(&job.tenant, &job.source, &job.bytes);
-        let span = info_span!("document", doc_id = %doc.doc_id, source = %doc.source);
+        let span = info_span!("document", doc_id = %doc.doc_id, tenant = %doc.tenant,
+                              source = %doc.source, size_bytes, unchanged = Empty);
         self.process_doc(job, doc).instrument(span).await
     }
 
@@ -86,6 +90,7 @@ impl Processor {
         };
         let tags = job.tags.clone();
         if let Some(manifest) = self.complete_version(&doc, &keep).await? {
+            tracing::Span::current().record("unchanged", true);
             debug!("unchanged, skipped");
             return Ok(Outcome::Unchanged(Box::new(manifest)));
         }
@@ -94,21 +99,42 @@ impl Processor {
 
         let t = Instant::now();
         let extractor = self.extractor.clone();
-        let pages = blocking(move || extractor.extract(&job.bytes, media_type)).await?;
+        let lane = info_span!(
+            "extract",
+            media_type = media_type.as_str(),
+            pages = Empty,
+            ocr_pages = Empty
+        );
+        let pages = blocking(move || extractor.extract(&job.bytes, media_type))
+            .instrument(lane.clone())
+            .await?;
+        lane.record("pages", pages.len());
+        lane.record(
+            "ocr_pages",
+            pages.iter().filter(|p| p.ocr_confidence.is_some()).count(),
+        );
         let extract_ms = ms(t);
 
         let t = Instant::now();
         let chunker = self.chunker.clone();
-        let (pages, chunks) = blocking(move || chunker.chunk(&pages).map(|c| (pages, c))).await?;
+        let lane = info_span!("chunk", chunks = Empty, tokens = Empty);
+        let (pages, chunks) = blocking(move || chunker.chunk(&pages).map(|c| (pages, c)))
+            .instrument(lane.clone())
+            .await?;
         if chunks.is_empty() {
             return Err(Error::NoText("the extracted text holds no tokens".into()));
         }
+        let tokens: u64 = chunks.iter().map(|c| u64::from(c.token_count)).sum();
+        lane.record("chunks", chunks.len());
+        lane.record("tokens", tokens);
         let chunk_ms = ms(t);
 
         let t = Instant::now();
+        let lane = info_span!("embed", model = %self.model_id, chunks = chunks.len(), tokens);
         let vectors = self
             .embed
             .embed(chunks.iter().map(|c| c.text.clone()).collect())
+            .instrument(lane)
             .await?;
         let embed_ms = ms(t);
 
@@ -120,10 +146,11 @@ impl Processor {
             pages,
         };
         let artifact_keys =
-            artifacts::write_text_and_chunks(self.store.as_ref(), &doc, &text, &chunks).await?;
+            artifacts::write_text_and_chunks(self.store.as_ref(), &doc, &text, &chunks)
+                .instrument(info_span!("artifacts", chunks = chunks.len()))
+                .await?;
         let chunk_count =
             u32::try_from(chunks.len()).map_err(|_| Error::Chunking("too many chunks".into()))?;
-        let tokens: u64 = chunks.iter().map(|c| u64::from(c.token_count)).sum();
         let points: Vec<Point> = chunks
             .into_iter()
             .zip(vectors)
@@ -154,17 +181,12 @@ impl Processor {
             })
             .collect();
         let point_count = points.len() as u64;
-        let mut points = points.into_iter().peekable();
-        while points.peek().is_some() {
-            self.index
-                .upsert(points.by_ref().take(UPSERT_BATCH).collect())
-                .await?;
-        }
+        let lane = info_span!("index", points = point_count, stale = Empty);
         let stale = self
-            .index
-            .delete_doc_except(&doc.tenant, &doc.doc_id, &keep)
+            .write_points(points, &doc, &keep)
+            .instrument(lane.clone())
             .await?;
-        debug!(stale, "older versions' points removed");
+        lane.record("stale", stale);
         let index_ms = ms(t);
 
         let manifest = Manifest {
@@ -199,6 +221,27 @@ impl Processor {
         };
         artifacts::write_manifest(self.store.as_ref(), &doc, &manifest).await?;
         Ok(Outcome::Indexed(Box::new(manifest)))
+    }
+
+    /// Upserts the version's points, then removes every other version's: returns how many.
+    async fn write_points(
+        &self,
+        points: Vec<Point>,
+        doc: &DocIdentity,
+        keep: &VersionKey,
+    ) -> Result<u64> {
+        let mut points = points.into_iter().peekable();
+        while points.peek().is_some() {
+            self.index
+                .upsert(points.by_ref().take(UPSERT_BATCH).collect())
+                .await?;
+        }
+        let stale = self
+            .index
+            .delete_doc_except(&doc.tenant, &doc.doc_id, keep)
+            .await?;
+        debug!(stale, "older versions' points removed");
+        Ok(stale)
     }
 
     /// The manifest when this exact version is fully indexed (every chunk's point present, no

@@ -112,3 +112,4 @@ pub fn manifests(data_dir: &Path) -> usize {
 }
 pub mod api;
 pub mod fleet;
+pub mod receiver;

@@ -12,12 +12,12 @@ mod progress;
 mod rss;
 mod settings;
 mod sources;
+mod telemetry;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 use crate::cli::{BenchCommand, Cli, Command, QueuesCommand};
 
@@ -25,18 +25,15 @@ use crate::cli::{BenchCommand, Cli, Command, QueuesCommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn init_logging(format: &str) {
-    let filter = EnvFilter::try_from_env(config_file::LOG_ENV)
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
+/// The default `service.name` of the process's spans (`OTEL_SERVICE_NAME` overrides it), and
+/// whether it may export them.
+fn telemetry_role(command: &Command) -> (&'static str, telemetry::Export) {
+    use telemetry::Export::{FromEnv, Never};
+    match command {
+        Command::Api { .. } => ("docfleet-api", FromEnv),
+        Command::Worker { .. } => ("docfleet-worker", FromEnv),
+        Command::ExtractWorker { .. } => ("docfleet-extract", Never),
+        _ => ("docfleet", FromEnv),
     }
 }
 
@@ -65,7 +62,15 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let cli = Cli::parse();
-    init_logging(&cli.log_format);
+    let (service, export) = telemetry_role(&cli.command);
+    // Dropped last, after the runtime: flushes the spans still buffered.
+    let _telemetry = match telemetry::init(&cli.log_format, export, service) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match &cli.command {
         // An extractor child is one thread on stdin/stdout: no async runtime to start.
         Command::ExtractWorker { max_file_bytes } => {

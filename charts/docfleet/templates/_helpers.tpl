@@ -99,6 +99,26 @@ secretKeyRef:
   value: json
 - name: DOCFLEET_LOG
   value: {{ .Values.log.level | quote }}
+{{- with .Values.tracing }}
+{{- if .otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .otlpEndpoint | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ .sampler | quote }}
+{{- with .samplerArg }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ . | quote }}
+{{- end }}
+{{- with .headers }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  value: {{ . | quote }}
+{{- end }}
+{{- $attrs := printf "k8s.namespace.name=%s" $.Release.Namespace }}
+{{- if .resourceAttributes }}{{ $attrs = printf "%s,%s" $attrs .resourceAttributes }}{{ end }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ $attrs | quote }}
+{{- end }}
+{{- end }}
 - name: DOCFLEET_JOB_STORE_URL
   valueFrom:
     {{- include "docfleet.secretRef" (list .Values.secrets.databaseUrl .) | nindent 4 }}

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use docfleet_queue::TraceContext;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -94,6 +95,9 @@ pub struct JobRecord {
     pub artifacts: Option<Vec<String>>,
     /// The last failure's reason (kept while a retry is queued, cleared on success).
     pub error: Option<String>,
+    /// The submitter's W3C trace context (empty when it had none).
+    #[serde(default, skip_serializing_if = "TraceContext::is_empty")]
+    pub trace: TraceContext,
     /// Creation order; `cursor()` makes it the paging cursor of `list`.
     pub seq: i64,
 }

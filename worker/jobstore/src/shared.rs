@@ -83,6 +83,10 @@ macro_rules! decode_record {
                 points: count(job_id, "points", row.try_get("points")?)?,
                 artifacts: row.try_get::<Option<Json<_>>, _>("artifacts")?.map(|j| j.0),
                 error: row.try_get("error")?,
+                trace: docfleet_queue::TraceContext::from_values(
+                    row.try_get("traceparent")?,
+                    row.try_get("tracestate")?,
+                ),
                 seq: row.try_get("seq")?,
             })
         })()
@@ -104,6 +108,7 @@ macro_rules! impl_job_store {
                 &self,
                 msg: &docfleet_pipeline::job::JobMessage,
                 batch_id: Option<uuid::Uuid>,
+                trace: &docfleet_queue::TraceContext,
             ) -> $crate::error::Result<bool> {
                 let done = sqlx::query($q.create)
                     .bind(msg.job_id)
@@ -113,6 +118,8 @@ macro_rules! impl_job_store {
                     .bind($crate::shared::to_i64(msg.submitted_at_unix_ms))
                     .bind(self.max_attempts)
                     .bind(batch_id)
+                    .bind(&trace.traceparent)
+                    .bind(&trace.tracestate)
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() == 1)

@@ -27,7 +27,8 @@ macro_rules! columns {
     () => {
         "seq, job_id, tenant, source, options, batch_id, submitted_at_ms, state, attempts, \
          max_attempts, worker_id, lease_expires_at_ms, created_at_ms, updated_at_ms, \
-         started_at_ms, finished_at_ms, timings, pages, chunks, points, artifacts, error"
+         started_at_ms, finished_at_ms, timings, pages, chunks, points, artifacts, error, \
+         traceparent, tracestate"
     };
 }
 
@@ -84,8 +85,8 @@ macro_rules! queries {
         Queries {
             create: concat!(
                 "INSERT INTO jobs (job_id, tenant, source, options, submitted_at_ms, state, \
-                 attempts, max_attempts, batch_id, created_at_ms, updated_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, ",
+                 attempts, max_attempts, batch_id, traceparent, tracestate, created_at_ms, \
+                 updated_at_ms) VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $9, ",
                 $now,
                 ", ",
                 $now,

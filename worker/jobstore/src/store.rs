@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use docfleet_pipeline::job::JobMessage;
+use docfleet_queue::TraceContext;
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -26,11 +27,18 @@ pub trait JobStore: Send + Sync {
     /// Creates the row (`Queued`, 0 attempts) unless one with this job id exists; returns
     /// whether it was created. Idempotent: an existing row is left as it is.
     async fn create(&self, msg: &JobMessage) -> Result<bool> {
-        self.create_in_batch(msg, None).await
+        self.create_in_batch(msg, None, &TraceContext::default())
+            .await
     }
 
-    /// `create`, recording the batch (an `enqueue` call) the job belongs to.
-    async fn create_in_batch(&self, msg: &JobMessage, batch_id: Option<Uuid>) -> Result<bool>;
+    /// `create`, recording the batch (an `enqueue` call) the job belongs to and the submitter's
+    /// trace context (which the job-table queue's deliveries carry).
+    async fn create_in_batch(
+        &self,
+        msg: &JobMessage,
+        batch_id: Option<Uuid>,
+        trace: &TraceContext,
+    ) -> Result<bool>;
 
     /// Takes the job for `worker_id` for `lease`: `Running`, attempts + 1. See `StartOutcome`
     /// for the refusals. `max_attempts` is not checked here (a broker counts its own

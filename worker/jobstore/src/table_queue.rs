@@ -67,6 +67,7 @@ fn delivery(job: &JobRecord) -> Delivery {
     Delivery {
         body: msg.to_bytes(),
         attempt: job.attempts,
+        trace: job.trace.clone(),
         handle: DeliveryHandle::new(RowHandle),
     }
 }

@@ -44,6 +44,7 @@ suite!(
     lease_next_dead_letters_exhausted_expired_lease,
     lease_next_waits_for_retry_delay,
     table_queue_delivers_rows_as_messages,
+    table_queue_carries_the_rows_trace_context,
     list_filters_and_pages,
     counts_by_state_per_tenant,
     batch_counts_are_per_tenant_and_batch,

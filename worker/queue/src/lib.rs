@@ -21,8 +21,10 @@ pub mod kafka;
 pub mod rabbitmq;
 #[cfg(feature = "sqs")]
 pub mod sqs;
+mod trace_context;
 
 pub use error::{Error, Result};
+pub use trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
 
 /// One received message. Hand it back to exactly one of [`JobQueue::ack`], [`JobQueue::retry`],
 /// [`JobQueue::dead_letter`] or [`JobQueue::release`].
@@ -33,6 +35,8 @@ pub struct Delivery {
     /// 1-based: the first delivery of a job is attempt 1; every retry and every delivery that
     /// ended without a verdict (crash, lost connection) adds one. Each adapter documents its rule.
     pub attempt: u32,
+    /// The submitter's trace context, from the broker's metadata (empty when it had none).
+    pub trace: TraceContext,
     /// The adapter's own bookkeeping (delivery tag, channel, lease…), opaque to the runtime.
     pub handle: DeliveryHandle,
 }
@@ -132,6 +136,12 @@ pub trait JobQueue: Send + Sync {
 /// The submitting side of a queue.
 #[async_trait]
 pub trait JobProducer: Send + Sync {
-    /// Publishes a job; when this returns `Ok`, the broker has stored it durably.
-    async fn enqueue(&self, msg: &JobMessage) -> Result<()>;
+    /// Publishes a job with the submitter's trace context (kept in the broker's metadata); when
+    /// this returns `Ok`, the broker has stored it durably.
+    async fn enqueue_traced(&self, msg: &JobMessage, trace: &TraceContext) -> Result<()>;
+
+    /// `enqueue_traced` without a trace context.
+    async fn enqueue(&self, msg: &JobMessage) -> Result<()> {
+        self.enqueue_traced(msg, &TraceContext::default()).await
+    }
 }

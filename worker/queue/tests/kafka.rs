@@ -260,3 +260,20 @@ async fn a_rebalance_hands_unfinished_work_to_the_new_owner_and_late_verdicts_co
     assert_eq!(again_ids, moved_ids);
     a.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_trace_context_travels_in_headers_through_the_retry_topic() {
+    let cluster = Cluster::new();
+    let cfg = cluster.config("trace", 1).await;
+    let trace = common::trace();
+    let producer = KafkaProducer::connect(cfg.clone()).unwrap();
+    producer.enqueue_traced(&job(0), &trace).await.unwrap();
+    let q = KafkaQueue::connect(cfg.clone()).unwrap();
+    let d = receive_n(&q, 1, Duration::from_secs(20)).await.remove(0);
+    assert_eq!(d.trace, trace);
+    q.retry(&d, Duration::ZERO).await.unwrap();
+    let d = receive_n(&q, 1, Duration::from_secs(20)).await.remove(0);
+    assert_eq!((d.attempt, &d.trace), (2, &trace));
+    q.ack(&d).await.unwrap();
+    q.close().await;
+}

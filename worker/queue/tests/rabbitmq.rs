@@ -1,6 +1,7 @@
 //! The RabbitMQ adapter against the real broker (`./scripts/services rabbitmq` starts it; the
 //! tests fail, never skip, when it is down). Each test uses its own queues and deletes them.
 
+mod common;
 mod support;
 
 use std::collections::BTreeSet;
@@ -330,6 +331,7 @@ async fn extend_is_a_no_op_within_the_consumer_timeout_and_handles_are_checked()
     let foreign = Delivery {
         body: vec![],
         attempt: 1,
+        trace: Default::default(),
         handle: DeliveryHandle::new(()),
     };
     let err = q.ack(&foreign).await.unwrap_err();
@@ -435,4 +437,26 @@ async fn defer_comes_back_after_the_delay_without_counting_an_attempt() {
     );
     assert_eq!(body_of(&again[0]), body_of(&first[0]));
     q.ack(&again[0]).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_trace_context_travels_in_headers_through_retries_and_into_the_dead_letter() {
+    let tq = TestQueue::new("trace");
+    let q = tq.connect(2).await;
+    let trace = common::trace();
+    q.enqueue_traced(&job(1), &trace).await.unwrap();
+    q.enqueue(&job(2)).await.unwrap();
+    let first = receive_n(&q, 2, WAIT).await;
+    let (traced, plain): (Vec<_>, Vec<_>) = first.into_iter().partition(|d| !d.trace.is_empty());
+    assert_eq!((traced.len(), plain.len()), (1, 1));
+    assert_eq!(traced[0].trace, trace);
+    q.ack(&plain[0]).await.unwrap();
+    q.retry(&traced[0], Duration::ZERO).await.unwrap();
+    let again = receive_n(&q, 1, WAIT).await.pop().unwrap();
+    assert_eq!((again.attempt, &again.trace), (2, &trace));
+    q.dead_letter(&again, "corrupt").await.unwrap();
+    let m = tq.get_dead_letter().await.expect("a dead letter");
+    let h = m.delivery.properties.headers().as_ref();
+    assert_eq!(headers::get_string(h, "traceparent"), trace.traceparent);
+    assert_eq!(headers::get_string(h, "tracestate"), trace.tracestate);
 }

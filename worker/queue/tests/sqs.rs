@@ -175,3 +175,23 @@ async fn dead_letter_defer_and_release() {
     }
     assert_eq!(q.dead_letter_depth().await.unwrap().ready, Some(1));
 }
+
+#[tokio::test]
+async fn the_trace_context_travels_as_message_attributes_through_defer_and_release() {
+    let q = open(&config("trace")).await;
+    let trace = common::trace();
+    q.enqueue_traced(&job(0), &trace).await.unwrap();
+    let d = receive_n(&q, 1, Duration::from_secs(5)).await.remove(0);
+    assert_eq!(d.trace, trace);
+    q.defer(&d, Duration::ZERO).await.unwrap();
+    let d = receive_n(&q, 1, Duration::from_secs(5)).await.remove(0);
+    assert_eq!((d.attempt, &d.trace), (1, &trace));
+    q.release(&d).await.unwrap();
+    let d = receive_n(&q, 1, Duration::from_secs(5)).await.remove(0);
+    assert_eq!(d.trace, trace);
+    q.ack(&d).await.unwrap();
+    q.enqueue(&job(1)).await.unwrap();
+    let plain = receive_n(&q, 1, Duration::from_secs(5)).await.remove(0);
+    assert!(plain.trace.is_empty());
+    q.ack(&plain).await.unwrap();
+}

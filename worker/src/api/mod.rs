@@ -7,6 +7,7 @@
 //! - search.rs, documents.rs: search the caller's vectors; delete a document (points, artifacts).
 //! - index.rs: the index and the model as the API opens them.
 //! - metrics.rs: `/metrics` (requests by route and status, latency).
+//! - trace.rs: a span per request, continuing the caller's trace (`traceparent`).
 //! - openapi.json: the contract, served at /openapi.json.
 
 mod auth;
@@ -17,6 +18,7 @@ mod metrics;
 mod problem;
 mod search;
 mod sources;
+mod trace;
 mod upload;
 
 use std::net::SocketAddr;
@@ -108,6 +110,7 @@ pub fn router(state: ApiState, max_upload_bytes: usize) -> Router {
         .with_state(state)
         .merge(ops)
         .layer(axum::middleware::from_fn_with_state(m, metrics::track))
+        .layer(axum::middleware::from_fn(trace::span))
 }
 
 /// Serves until SIGTERM/SIGINT.

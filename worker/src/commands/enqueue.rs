@@ -32,15 +32,17 @@ pub struct EnqueuedJob {
 /// message always finds the row. If publishing fails the row stays queued and the error names
 /// the job; submitting the same message again (same job id) publishes it again while the job is
 /// still queued (a duplicate message is harmless), and not once it has started. Returns the
-/// job's state: `Queued` for a new row, the existing row's otherwise.
+/// job's state: `Queued` for a new row, the existing row's otherwise. The current span's trace
+/// context goes with the row and the message: the worker's spans continue this trace.
 pub async fn submit(
     store: &dyn JobStore,
     producer: Option<&dyn JobProducer>,
     msg: &JobMessage,
     batch_id: Option<Uuid>,
 ) -> Result<JobState> {
+    let trace = crate::telemetry::current_context();
     let created = store
-        .create_in_batch(msg, batch_id)
+        .create_in_batch(msg, batch_id, &trace)
         .await
         .with_context(|| format!("creating the job row for {}", msg.source))?;
     if !created {
@@ -52,12 +54,15 @@ pub async fn submit(
         }
     }
     if let Some(producer) = producer {
-        producer.enqueue(msg).await.with_context(|| {
-            format!(
-                "publishing job {} for {} (its row stays queued; submit it again)",
-                msg.job_id, msg.source
-            )
-        })?;
+        producer
+            .enqueue_traced(msg, &trace)
+            .await
+            .with_context(|| {
+                format!(
+                    "publishing job {} for {} (its row stays queued; submit it again)",
+                    msg.job_id, msg.source
+                )
+            })?;
     }
     Ok(JobState::Queued)
 }
@@ -130,6 +135,9 @@ pub async fn enqueue(
     let store = connect::job_store(common, store_opts).await?;
     let producer = connect::job_producer(queue_opts, common.storage.aws_region.as_deref()).await?;
     let batch_id = Uuid::new_v4();
+    // The batch's trace: each job's spans join it.
+    let span = tracing::info_span!("enqueue", %batch_id, tenant = %tenant, jobs = uris.len());
+    let _entered = span.enter();
     let mut jobs = Vec::with_capacity(uris.len());
     for uri in uris {
         let msg = JobMessage::new(tenant, &uri, options.clone())?;

@@ -82,7 +82,8 @@ pub async fn redrive(
             continue; // redriven meanwhile
         }
         if let Some(p) = &producer {
-            p.enqueue(&msg).await.with_context(|| {
+            // The job's own trace: the redriven attempt joins it.
+            p.enqueue_traced(&msg, &row.trace).await.with_context(|| {
                 format!("publishing job {} (its row is queued again)", msg.job_id)
             })?;
         }

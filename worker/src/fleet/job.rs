@@ -14,6 +14,7 @@ use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
 use docfleet_queue::{Delivery, JobQueue};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::doc_locks::DocLocks;
 use super::metrics::{DeadLetterReason, JobOutcomeLabel, Metrics};
@@ -62,8 +63,11 @@ impl JobContext {
                 return;
             }
         };
-        let span = info_span!("job", job_id = %msg.job_id, tenant = %msg.tenant,
-                              source = %msg.source, attempt = d.attempt);
+        // One trace per job: this span continues the submitter's (the API request's), carried
+        // in the message's metadata; its retries and dead letter are events on it.
+        let span = info_span!("job", otel.kind = "consumer", job_id = %msg.job_id,
+                              tenant = %msg.tenant, source = %msg.source, attempt = d.attempt);
+        crate::telemetry::set_parent(&span, &d.trace);
         self.run(&d, &msg, cancel).instrument(span).await;
     }
 
@@ -323,6 +327,8 @@ impl JobContext {
         };
         if dead {
             warn!(%reason, retryable = !permanent, "job failed for good: dead-lettering");
+            tracing::Span::current()
+                .set_status(opentelemetry::trace::Status::error(reason.clone()));
             self.callback(msg, "job.dead", None, Some(&reason));
             self.settle("dead_letter", self.queue.dead_letter(d, &reason).await);
             self.metrics.dead_lettered(if permanent {
@@ -331,7 +337,7 @@ impl JobContext {
                 DeadLetterReason::AttemptsExhausted
             });
         } else {
-            info!(%reason, ?after, "attempt failed, retrying later");
+            warn!(%reason, ?after, "attempt failed, retrying later");
             self.settle("retry", self.queue.retry(d, after).await);
             self.metrics.retried();
         }

@@ -22,7 +22,7 @@ use serde::Serialize;
 use sha2::Sha256;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 use uuid::Uuid;
 
 use docfleet_jobstore::JobStore;
@@ -119,6 +119,20 @@ pub struct Webhooks {
     tasks: TaskTracker,
 }
 
+/// The span of one event's delivery (all its attempts), a child of the current span.
+fn delivery_span(event: &Event) -> tracing::Span {
+    let name = match event {
+        Event::Job(j) => j.event,
+        Event::Batch(b) => b.event,
+    };
+    tracing::info_span!(
+        "webhook",
+        otel.kind = "client",
+        event = name,
+        attempts = tracing::field::Empty
+    )
+}
+
 /// `t=<ts>,v1=<hex>` for `body` sent at `ts`.
 pub fn signature(secret: &[u8], ts: u64, body: &[u8]) -> String {
     // HMAC takes a key of any length.
@@ -159,11 +173,12 @@ impl Webhooks {
         }))
     }
 
-    /// Sends the event in the background.
+    /// Sends the event in the background, as a child span of the caller's (the job's).
     pub fn notify(self: &Arc<Self>, url: String, event: Event) {
         let this = self.clone();
+        let span = delivery_span(&event);
         self.tasks
-            .spawn(async move { this.deliver(&url, &event).await });
+            .spawn(async move { this.deliver(&url, &event).await }.instrument(span));
     }
 
     /// After the final verdict of a job of a batch (recorded in `store`): in the background,
@@ -176,9 +191,14 @@ impl Webhooks {
         job_id: Uuid,
     ) {
         let this = self.clone();
+        let parent = tracing::Span::current();
         self.tasks.spawn(async move {
             match batch_completed(store.as_ref(), &tenant, job_id).await {
-                Ok(Some(event)) => this.deliver(&url, &Event::Batch(event)).await,
+                Ok(Some(event)) => {
+                    let event = Event::Batch(event);
+                    let span = parent.in_scope(|| delivery_span(&event));
+                    this.deliver(&url, &event).instrument(span).await;
+                }
                 Ok(None) => {}
                 Err(e) => warn!(error = %e, %job_id, "could not read the batch's progress; no batch callback"),
             }
@@ -218,6 +238,7 @@ impl Webhooks {
         let delivery = event.delivery().to_string();
         let subject = event.subject();
         for attempt in 1..=self.max_attempts {
+            tracing::Span::current().record("attempts", attempt);
             match self.send(url, &delivery, &body).await {
                 Sent::Done => {
                     return info!(%subject, attempt, "webhook delivered");
@@ -243,6 +264,10 @@ impl Webhooks {
             .header("content-type", "application/json")
             .header("docfleet-delivery", delivery)
             .body(body.to_vec());
+        // The receiver can join the job's trace.
+        for (name, value) in crate::telemetry::current_context().pairs() {
+            req = req.header(name, value);
+        }
         if let Some(secret) = &self.secret {
             let ts = docfleet_pipeline::artifacts::now_unix_secs();
             req = req.header("docfleet-signature", signature(secret, ts, body));

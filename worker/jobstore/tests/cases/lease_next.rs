@@ -195,3 +195,32 @@ pub async fn table_queue_delivers_rows_as_messages(ctx: Ctx) {
     assert!(queue.receive(5, SHORT * 2).await.unwrap().is_empty());
     assert!(t.elapsed() >= SHORT * 2);
 }
+
+/// The submitter's trace context, recorded with the row, is what the table queue's delivery
+/// carries (the worker's spans join the API request's trace).
+pub async fn table_queue_carries_the_rows_trace_context(ctx: Ctx) {
+    use docfleet_jobstore::JobTableQueue;
+    use docfleet_queue::{JobQueue, TraceContext};
+
+    let trace = TraceContext {
+        traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+        tracestate: Some("congo=t61rcWkgMzE".into()),
+    };
+    let traced = crate::common::message("acme");
+    let plain = crate::common::message("acme");
+    assert!(
+        ctx.store
+            .create_in_batch(&traced, None, &trace)
+            .await
+            .unwrap()
+    );
+    assert!(ctx.store.create(&plain).await.unwrap());
+    let row = ctx.store.get(traced.job_id).await.unwrap().unwrap();
+    assert_eq!(row.trace, trace);
+
+    let queue = JobTableQueue::new(ctx.store.clone(), "w1", LONG, SHORT);
+    let got = queue.receive(2, LONG).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].trace, trace);
+    assert!(got[1].trace.is_empty());
+}

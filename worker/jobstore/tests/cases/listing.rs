@@ -72,7 +72,12 @@ pub async fn list_filters_and_pages(ctx: Ctx) {
     // Batches.
     let batch = Uuid::new_v4();
     let msg = message("a");
-    assert!(ctx.store.create_in_batch(&msg, Some(batch)).await.unwrap());
+    assert!(
+        ctx.store
+            .create_in_batch(&msg, Some(batch), &Default::default())
+            .await
+            .unwrap()
+    );
     let in_batch = ListFilter {
         batch_id: Some(batch),
         ..ListFilter::default()
@@ -102,7 +107,12 @@ pub async fn batch_counts_are_per_tenant_and_batch(ctx: Ctx) {
     let mut ids = Vec::new();
     for _ in 0..3 {
         let msg = message("a");
-        assert!(ctx.store.create_in_batch(&msg, Some(batch)).await.unwrap());
+        assert!(
+            ctx.store
+                .create_in_batch(&msg, Some(batch), &Default::default())
+                .await
+                .unwrap()
+        );
         ids.push(msg.job_id);
     }
     ctx.store.start(ids[0], "w", LONG).await.unwrap();

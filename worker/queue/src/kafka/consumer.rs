@@ -14,6 +14,7 @@ use tracing::{debug, info, warn};
 
 use super::offsets::PartitionOffsets;
 use super::{ATTEMPTS_BEFORE, NOT_BEFORE_MS, now_ms};
+use crate::{TRACEPARENT, TRACESTATE, TraceContext};
 
 /// How often settled offsets are committed (asynchronously); revokes and close commit at once.
 const COMMIT_EVERY: Duration = Duration::from_millis(250);
@@ -30,6 +31,7 @@ pub(super) struct Received {
     pub key: Option<Vec<u8>>,
     pub body: Vec<u8>,
     pub attempts_before: u32,
+    pub trace: TraceContext,
     /// Unix ms before which a retry-topic message must not be handed out.
     pub not_before_ms: u64,
 }
@@ -142,11 +144,15 @@ impl ConsumerContext for Context {
     }
 }
 
-fn header_u64(m: &BorrowedMessage<'_>, name: &str) -> u64 {
+fn header_str<'m>(m: &'m BorrowedMessage<'_>, name: &str) -> Option<&'m str> {
     m.headers()
         .and_then(|h| h.iter().find(|h| h.key == name))
         .and_then(|h| h.value)
         .and_then(|v| std::str::from_utf8(v).ok())
+}
+
+fn header_u64(m: &BorrowedMessage<'_>, name: &str) -> u64 {
+    header_str(m, name)
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
@@ -248,6 +254,10 @@ fn take(shared: &Shared, m: &BorrowedMessage<'_>) {
         body: m.payload().unwrap_or_default().to_vec(),
         attempts_before: u32::try_from(header_u64(m, ATTEMPTS_BEFORE)).unwrap_or(u32::MAX),
         not_before_ms: header_u64(m, NOT_BEFORE_MS),
+        trace: TraceContext::from_values(
+            header_str(m, TRACEPARENT).map(str::to_owned),
+            header_str(m, TRACESTATE).map(str::to_owned),
+        ),
     };
     if received.not_before_ms > now_ms() {
         state.held.push(received);

@@ -44,7 +44,9 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 pub use config::{KafkaConfig, parse_properties};
 use consumer::{Context, Received, Shared};
 
-use crate::{Delivery, DeliveryHandle, Error, JobProducer, JobQueue, QueueDepth, Result};
+use crate::{
+    Delivery, DeliveryHandle, Error, JobProducer, JobQueue, QueueDepth, Result, TraceContext,
+};
 
 /// Message headers of the adapter.
 pub const ATTEMPTS_BEFORE: &str = "docfleet-attempts-before";
@@ -128,13 +130,13 @@ impl KafkaProducer {
 
 #[async_trait]
 impl JobProducer for KafkaProducer {
-    async fn enqueue(&self, msg: &JobMessage) -> Result<()> {
+    async fn enqueue_traced(&self, msg: &JobMessage, trace: &TraceContext) -> Result<()> {
         let key = msg.job_id.to_string();
         self.send(
             &self.cfg.topic,
             Some(key.as_bytes()),
             &msg.to_bytes(),
-            OwnedHeaders::new(),
+            with_trace(OwnedHeaders::new(), trace),
         )
         .await
     }
@@ -257,11 +259,17 @@ impl KafkaQueue {
         }
     }
 
-    /// A copy of the delivery to `topic` with `headers`, then the original finished.
+    /// A copy of the delivery to `topic` with `headers` (and its trace context), then the
+    /// original finished.
     async fn forward(&self, d: &Delivery, topic: &str, headers: OwnedHeaders) -> Result<()> {
         let h = self.handle(d)?;
         self.producer
-            .send(topic, h.key.as_deref(), &d.body, headers)
+            .send(
+                topic,
+                h.key.as_deref(),
+                &d.body,
+                with_trace(headers, &d.trace),
+            )
             .await?;
         self.settle(h, true);
         Ok(())
@@ -312,9 +320,20 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| unavailable("Kafka", e))
 }
 
+/// `headers` plus the W3C trace context ones.
+fn with_trace(headers: OwnedHeaders, trace: &TraceContext) -> OwnedHeaders {
+    trace.pairs().fold(headers, |h, (key, v)| {
+        h.insert(Header {
+            key,
+            value: Some(v),
+        })
+    })
+}
+
 fn into_delivery(r: Received) -> Delivery {
     Delivery {
         attempt: r.attempts_before.saturating_add(1),
+        trace: r.trace,
         body: r.body,
         handle: DeliveryHandle::new(KafkaHandle {
             topic: r.topic,

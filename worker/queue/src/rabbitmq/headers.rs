@@ -9,6 +9,8 @@
 
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 
+use crate::{TRACEPARENT, TRACESTATE, TraceContext};
+
 /// Attempts already made when this copy was published (ours).
 pub const ATTEMPT: &str = "x-docfleet-attempt";
 /// Why the message was dead-lettered (ours).
@@ -81,6 +83,23 @@ pub(crate) fn for_copy(original: Option<&FieldTable>, attempts_before: u32) -> F
     out
 }
 
+/// The trace context headers of a fresh job (copies keep them through [`for_copy`]).
+pub(crate) fn with_trace(trace: &TraceContext) -> FieldTable {
+    let mut out = FieldTable::default();
+    for (k, v) in trace.pairs() {
+        out.insert(k.into(), AMQPValue::LongString(v.into()));
+    }
+    out
+}
+
+/// The trace context a delivery carries.
+pub(crate) fn trace(headers: Option<&FieldTable>) -> TraceContext {
+    TraceContext::from_values(
+        get_string(headers, TRACEPARENT),
+        get_string(headers, TRACESTATE),
+    )
+}
+
 /// Cuts a reason to [`MAX_REASON_BYTES`] on a character boundary.
 pub(crate) fn clip_reason(reason: &str) -> &str {
     if reason.len() <= MAX_REASON_BYTES {
@@ -137,6 +156,18 @@ mod tests {
         assert_eq!(keys, ["trace-id", ATTEMPT]);
         assert_eq!(attempt(Some(&c)), 4);
         assert_eq!(get_string(Some(&c), "trace-id").as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn trace_context_round_trips_through_headers_and_copies() {
+        let t = TraceContext {
+            traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+            tracestate: Some("vendor=1".into()),
+        };
+        let h = with_trace(&t);
+        assert_eq!(trace(Some(&h)), t);
+        assert_eq!(trace(Some(&for_copy(Some(&h), 1))), t);
+        assert!(trace(None).is_empty());
     }
 
     #[test]

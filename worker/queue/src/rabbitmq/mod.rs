@@ -53,7 +53,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Acker, BasicProperties, ErrorKind};
 use tracing::{debug, warn};
 
-use crate::{Delivery, Error, JobProducer, JobQueue, QueueDepth, Result};
+use crate::{Delivery, Error, JobProducer, JobQueue, QueueDepth, Result, TraceContext};
 
 pub mod config;
 pub mod headers;
@@ -388,11 +388,14 @@ impl JobQueue for RabbitQueue {
 
 #[async_trait]
 impl JobProducer for RabbitQueue {
-    async fn enqueue(&self, msg: &JobMessage) -> Result<()> {
-        let props = BasicProperties::default()
+    async fn enqueue_traced(&self, msg: &JobMessage, trace: &TraceContext) -> Result<()> {
+        let mut props = BasicProperties::default()
             .with_content_type("application/json".into())
             .with_message_id(msg.job_id.to_string().as_str().into())
             .with_timestamp(unix_secs());
+        if !trace.is_empty() {
+            props = props.with_headers(headers::with_trace(trace));
+        }
         let s = self.session().await?;
         s.publish("", &self.names.queue, &msg.to_bytes(), props)
             .await

@@ -26,6 +26,7 @@ async fn next(consumer: &mut Consumer) -> Next {
 fn delivery(q: &RabbitQueue, d: lapin::message::Delivery) -> Delivery {
     Delivery {
         attempt: headers::attempt(d.properties.headers().as_ref()),
+        trace: headers::trace(d.properties.headers().as_ref()),
         body: d.data,
         handle: DeliveryHandle::new(RabbitHandle {
             queue: q.names.queue.clone(),

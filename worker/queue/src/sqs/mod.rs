@@ -30,7 +30,10 @@ use tracing::warn;
 
 pub use config::SqsConfig;
 
-use crate::{Delivery, DeliveryHandle, Error, JobProducer, JobQueue, QueueDepth, Result};
+use crate::{
+    Delivery, DeliveryHandle, Error, JobProducer, JobQueue, QueueDepth, Result, TRACEPARENT,
+    TRACESTATE, TraceContext,
+};
 
 /// Message attributes of our copies.
 pub const ATTEMPTS_BEFORE: &str = "docfleet-attempts-before";
@@ -256,21 +259,31 @@ impl SqsQueue {
     /// A copy of `d` carrying the attempts so far, then the original deleted.
     async fn resend(&self, d: &Delivery, after: Duration, attempts_before: u32) -> Result<()> {
         let h = self.handle(d)?;
-        self.send(
-            &self.queue_url,
-            &d.body,
-            &[(ATTEMPTS_BEFORE, attempts_before.to_string())],
-            after,
-        )
-        .await?;
+        let attributes = with_trace(vec![(ATTEMPTS_BEFORE, attempts_before.to_string())], d);
+        self.send(&self.queue_url, &d.body, &attributes, after)
+            .await?;
         self.delete(h).await
     }
 }
 
+/// `attributes` plus the delivery's trace context, which every copy keeps.
+fn with_trace<'a>(
+    mut attributes: Vec<(&'a str, String)>,
+    d: &'a Delivery,
+) -> Vec<(&'a str, String)> {
+    attributes.extend(d.trace.pairs().map(|(k, v)| (k, v.to_owned())));
+    attributes
+}
+
+fn string_attribute(
+    attrs: Option<&HashMap<String, MessageAttributeValue>>,
+    name: &str,
+) -> Option<String> {
+    attrs?.get(name)?.string_value().map(str::to_owned)
+}
+
 fn attempts_before(attrs: Option<&HashMap<String, MessageAttributeValue>>) -> u32 {
-    attrs
-        .and_then(|a| a.get(ATTEMPTS_BEFORE))
-        .and_then(|v| v.string_value())
+    string_attribute(attrs, ATTEMPTS_BEFORE)
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
@@ -304,10 +317,15 @@ impl JobQueue for SqsQueue {
                 .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1);
-            let before = attempts_before(m.message_attributes());
+            let attrs = m.message_attributes();
+            let before = attempts_before(attrs);
             deliveries.push(Delivery {
                 body: body.as_bytes().to_vec(),
                 attempt: before.saturating_add(received.max(1)),
+                trace: TraceContext::from_values(
+                    string_attribute(attrs, TRACEPARENT),
+                    string_attribute(attrs, TRACESTATE),
+                ),
                 handle: DeliveryHandle::new(SqsHandle {
                     queue_url: self.queue_url.clone(),
                     receipt: receipt.to_owned(),
@@ -341,17 +359,16 @@ impl JobQueue for SqsQueue {
     async fn dead_letter(&self, d: &Delivery, reason: &str) -> Result<()> {
         let h = self.handle(d)?;
         let reason: String = reason.chars().take(4000).collect();
-        self.send(
-            &self.dlq_url,
-            &d.body,
-            &[
+        let attributes = with_trace(
+            vec![
                 (ERROR, reason.clone()),
                 (ATTEMPTS_BEFORE, d.attempt.to_string()),
                 (SOURCE_QUEUE, self.cfg.queue.clone()),
             ],
-            Duration::ZERO,
-        )
-        .await?;
+            d,
+        );
+        self.send(&self.dlq_url, &d.body, &attributes, Duration::ZERO)
+            .await?;
         warn!(queue = %self.cfg.queue, attempt = d.attempt, reason, "dead-lettered a message");
         self.delete(h).await
     }
@@ -373,8 +390,14 @@ impl JobQueue for SqsQueue {
 
 #[async_trait]
 impl JobProducer for SqsQueue {
-    async fn enqueue(&self, msg: &JobMessage) -> Result<()> {
-        self.send(&self.queue_url, &msg.to_bytes(), &[], Duration::ZERO)
-            .await
+    async fn enqueue_traced(&self, msg: &JobMessage, trace: &TraceContext) -> Result<()> {
+        let attributes: Vec<_> = trace.pairs().map(|(k, v)| (k, v.to_owned())).collect();
+        self.send(
+            &self.queue_url,
+            &msg.to_bytes(),
+            &attributes,
+            Duration::ZERO,
+        )
+        .await
     }
 }

@@ -1,7 +1,8 @@
 //! Shared by the adapter tests.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, dead_code)] // each test crate uses a subset
 
 use docfleet_pipeline::job::{JobMessage, JobOptions};
+use docfleet_queue::TraceContext;
 
 /// A valid job message for document `n`.
 pub fn job(n: usize) -> JobMessage {
@@ -11,4 +12,12 @@ pub fn job(n: usize) -> JobMessage {
         JobOptions::default(),
     )
     .unwrap()
+}
+
+/// A submitter's W3C trace context (the recommendation's example values).
+pub fn trace() -> TraceContext {
+    TraceContext {
+        traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+        tracestate: Some("congo=t61rcWkgMzE".into()),
+    }
 }
