@@ -4,6 +4,9 @@
 //! (computed with onnxruntime 1.31 in f32 from the same model.safetensors: mean pooling over the
 //! attention mask, L2-normalised, truncation to 256 tokens). It is the golden file; do not
 //! regenerate it from this crate.
+//!
+//! `DOCFLEET_TEST_DEVICE` (`cpu`, the default; `cuda` or `cuda:N` with the `cuda` feature) picks
+//! where the model runs; on a GPU both encoders are candle's. scripts/gpu-check runs it so.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -11,10 +14,8 @@ use std::sync::OnceLock;
 use docfleet_models::{Backend, BertEmbedder, DeviceChoice, Embedder, EmbedderOptions, Error};
 use serde_json::Value;
 
-const REFERENCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/minilm-reference.json"
-);
+// Compiled in, so the test binary can run on a machine without this checkout (a GPU box).
+const REFERENCE: &str = include_str!("../../fixtures/minilm-reference.json");
 
 struct Item {
     text: String,
@@ -23,8 +24,7 @@ struct Item {
 }
 
 fn reference() -> Vec<Item> {
-    let text = std::fs::read_to_string(REFERENCE).expect("read fixtures/minilm-reference.json");
-    let json: Value = serde_json::from_str(&text).expect("parse reference JSON");
+    let json: Value = serde_json::from_str(REFERENCE).expect("parse reference JSON");
     json["items"]
         .as_array()
         .expect("items array")
@@ -53,14 +53,39 @@ fn model_dir() -> PathBuf {
     dir
 }
 
+/// `DOCFLEET_TEST_DEVICE`: the CPU unless told otherwise; a GPU that is asked for and missing is
+/// an error, never a silent fall-back to the CPU.
+fn test_device() -> DeviceChoice {
+    static DEVICE: OnceLock<DeviceChoice> = OnceLock::new();
+    *DEVICE.get_or_init(|| {
+        let choice = match std::env::var("DOCFLEET_TEST_DEVICE").as_deref() {
+            Err(_) | Ok("" | "cpu") => DeviceChoice::Cpu,
+            Ok("cuda") => DeviceChoice::Cuda(0),
+            Ok(other) => match other.strip_prefix("cuda:").map(str::parse) {
+                Some(Ok(n)) => DeviceChoice::Cuda(n),
+                _ => panic!("DOCFLEET_TEST_DEVICE={other:?}: use cpu, cuda or cuda:N"),
+            },
+        };
+        println!("reference tests on {choice:?}");
+        choice
+    })
+}
+
 fn load(backend: Backend, threads: usize, max_batch_tokens: usize) -> BertEmbedder {
     let options = EmbedderOptions {
-        device: DeviceChoice::Cpu,
+        device: test_device(),
         backend,
         threads,
         max_batch_tokens,
     };
-    BertEmbedder::load(&model_dir(), options).expect("load the embedding model")
+    let embedder = BertEmbedder::load(&model_dir(), options).expect("load the embedding model");
+    assert_eq!(
+        embedder.device().is_cpu(),
+        test_device() == DeviceChoice::Cpu,
+        "model on {:?}",
+        embedder.device()
+    );
+    embedder
 }
 
 /// The default: docfleet's CPU encoder, two threads (so batches run in parallel).
@@ -101,7 +126,7 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn matches_reference_embeddings_batched_and_alone() {
     for (name, e) in encoders() {
-        println!("{name}:");
+        println!("{name} ({}):", e.encoder());
         matches_reference(e);
     }
 }
