@@ -30,6 +30,11 @@ pub(crate) const POSTGRES: Source = &[
         "tenants",
         include_str!("../migrations/postgres/0003_tenants.sql"),
     ),
+    (
+        4,
+        "document locks",
+        include_str!("../migrations/postgres/0004_document_locks.sql"),
+    ),
 ];
 
 pub(crate) const SQLITE: Source = &[
@@ -47,6 +52,11 @@ pub(crate) const SQLITE: Source = &[
         3,
         "tenants",
         include_str!("../migrations/sqlite/0003_tenants.sql"),
+    ),
+    (
+        4,
+        "document locks",
+        include_str!("../migrations/sqlite/0004_document_locks.sql"),
     ),
 ];
 
