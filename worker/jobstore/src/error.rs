@@ -14,6 +14,10 @@ pub enum Error {
     InvalidUrl { url: String, reason: String },
     #[error("job {job_id} kept changing while it was being started; try again")]
     Contended { job_id: uuid::Uuid },
+    #[error(
+        "the lock of document {doc_id} kept changing hands while it was being taken; try again"
+    )]
+    LockContended { doc_id: String },
     #[error("job store row for job {job_id} is unreadable: {reason}")]
     CorruptRow { job_id: String, reason: String },
 }
@@ -26,7 +30,7 @@ impl Error {
         match self {
             Error::Database(e) => sqlx_retryable(e),
             Error::Migrate(sqlx::migrate::MigrateError::Execute(e)) => sqlx_retryable(e),
-            Error::Contended { .. } => true,
+            Error::Contended { .. } | Error::LockContended { .. } => true,
             Error::Migrate(_) | Error::InvalidUrl { .. } | Error::CorruptRow { .. } => false,
         }
     }

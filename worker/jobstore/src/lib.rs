@@ -2,7 +2,8 @@
 //! on PostgreSQL (the fleet) or SQLite (embedded runs), and the job-table queue of
 //! `docfleet worker --queue local`.
 //!
-//! - `JobStore` (store.rs): the seam, with its guard rules.
+//! - `JobStore` (store.rs): the seam, with its guard rules; also the fleet-wide document locks
+//!   (one job per document at a time, table `document_locks`).
 //! - `PostgresJobStore`, `SqliteJobStore`: the adapters; the SQL of both is in sql.rs and the
 //!   Rust around it in shared.rs, written once.
 //! - `JobTableQueue` (table_queue.rs): the job table as a `docfleet_queue::JobQueue`.
@@ -26,8 +27,8 @@ use std::sync::Arc;
 
 pub use error::{Error, Result};
 pub use model::{
-    BatchCounts, JobCursor, JobOutcome, JobRecord, JobState, ListFilter, StartOutcome, StateCounts,
-    StoreOptions,
+    BatchCounts, DocumentLock, JobCursor, JobOutcome, JobRecord, JobState, ListFilter, LockHolder,
+    StartOutcome, StateCounts, StoreOptions,
 };
 pub use postgres::PostgresJobStore;
 pub use sqlite::SqliteJobStore;

@@ -31,6 +31,11 @@ pub(crate) const POSTGRES: Source = &[
         include_str!("../migrations/postgres/0003_tenants.sql"),
     ),
     (
+        4,
+        "document locks",
+        include_str!("../migrations/postgres/0004_document_locks.sql"),
+    ),
+    (
         5,
         "trace context",
         include_str!("../migrations/postgres/0005_trace_context.sql"),
@@ -52,6 +57,11 @@ pub(crate) const SQLITE: Source = &[
         3,
         "tenants",
         include_str!("../migrations/sqlite/0003_tenants.sql"),
+    ),
+    (
+        4,
+        "document locks",
+        include_str!("../migrations/sqlite/0004_document_locks.sql"),
     ),
     (
         5,

@@ -136,6 +136,24 @@ pub enum StartOutcome {
     NotFound,
 }
 
+/// The answer of `JobStore::lock_document`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentLock {
+    /// The job holds the document now: it was free, its holder's lease had run out, or this
+    /// job held it already (its lease is renewed, its worker becomes the holder).
+    Taken,
+    /// Another job holds it under a live lease.
+    HeldByOther(LockHolder),
+}
+
+/// Who holds a document lock, and until when (unix ms, database clock) unless renewed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    pub job_id: Uuid,
+    pub worker_id: String,
+    pub lease_expires_at_ms: i64,
+}
+
 /// A position in `list`'s order (creation order), from `JobRecord::cursor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct JobCursor(pub i64);

@@ -93,7 +93,8 @@ macro_rules! decode_record {
     }};
 }
 
-/// How often `start` re-reads a row that changed between its update and its probe.
+/// How often `start` (and `lock_document`) re-reads a row that changed between its update and
+/// its probe.
 pub(crate) const START_TRIES: usize = 5;
 
 macro_rules! impl_job_store {
@@ -240,6 +241,21 @@ macro_rules! impl_job_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn defer(
+                &self,
+                job_id: uuid::Uuid,
+                worker_id: &str,
+                after: std::time::Duration,
+            ) -> $crate::error::Result<bool> {
+                let done = sqlx::query($q.defer)
+                    .bind(job_id)
+                    .bind(worker_id)
+                    .bind($crate::shared::lease_ms(after))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn revive(
                 &self,
                 tenant: &str,
@@ -367,6 +383,79 @@ macro_rules! impl_job_store {
                     .collect::<$crate::error::Result<Vec<_>>>()?;
                 jobs.sort_by_key(|job| job.seq);
                 Ok(jobs)
+            }
+
+            async fn lock_document(
+                &self,
+                doc_id: &str,
+                job_id: uuid::Uuid,
+                worker_id: &str,
+                lease: std::time::Duration,
+            ) -> $crate::error::Result<$crate::model::DocumentLock> {
+                use sqlx::Row as _;
+                let lease = $crate::shared::lease_ms(lease);
+                for _ in 0..$crate::shared::START_TRIES {
+                    let taken = sqlx::query($q.lock_document)
+                        .bind(doc_id)
+                        .bind(job_id)
+                        .bind(worker_id)
+                        .bind(lease)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    if taken.is_some() {
+                        return Ok($crate::model::DocumentLock::Taken);
+                    }
+                    // Refused: say who holds it. Released or expired in between: try again.
+                    let holder = sqlx::query($q.lock_holder)
+                        .bind(doc_id)
+                        .bind(job_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    if let Some(row) = holder {
+                        return Ok($crate::model::DocumentLock::HeldByOther(
+                            $crate::model::LockHolder {
+                                job_id: row.try_get("job_id")?,
+                                worker_id: row.try_get("worker_id")?,
+                                lease_expires_at_ms: row.try_get("lease_expires_at_ms")?,
+                            },
+                        ));
+                    }
+                }
+                Err($crate::error::Error::LockContended {
+                    doc_id: doc_id.to_owned(),
+                })
+            }
+
+            async fn extend_document_lock(
+                &self,
+                doc_id: &str,
+                job_id: uuid::Uuid,
+                worker_id: &str,
+                lease: std::time::Duration,
+            ) -> $crate::error::Result<bool> {
+                let done = sqlx::query($q.extend_document_lock)
+                    .bind(doc_id)
+                    .bind(job_id)
+                    .bind(worker_id)
+                    .bind($crate::shared::lease_ms(lease))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn unlock_document(
+                &self,
+                doc_id: &str,
+                job_id: uuid::Uuid,
+                worker_id: &str,
+            ) -> $crate::error::Result<bool> {
+                let done = sqlx::query($q.unlock_document)
+                    .bind(doc_id)
+                    .bind(job_id)
+                    .bind(worker_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn ping(&self) -> $crate::error::Result<()> {

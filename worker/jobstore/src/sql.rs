@@ -13,6 +13,7 @@ pub(crate) struct Queries {
     pub succeed: &'static str,
     pub fail: &'static str,
     pub release: &'static str,
+    pub defer: &'static str,
     pub revive: &'static str,
     pub get: &'static str,
     pub get_for_tenant: &'static str,
@@ -21,6 +22,10 @@ pub(crate) struct Queries {
     pub batch_counts: &'static str,
     pub reap_expired: &'static str,
     pub claim: &'static str,
+    pub lock_document: &'static str,
+    pub lock_holder: &'static str,
+    pub extend_document_lock: &'static str,
+    pub unlock_document: &'static str,
 }
 
 macro_rules! columns {
@@ -143,6 +148,15 @@ macro_rules! queries {
                 $now,
                 " WHERE job_id = $1 AND state = 'running' AND worker_id = $2"
             ),
+            defer: concat!(
+                "UPDATE jobs SET state = 'queued', \
+                 attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+                 worker_id = NULL, lease_expires_at_ms = NULL, run_after_ms = ",
+                $now,
+                " + $3, updated_at_ms = ",
+                $now,
+                " WHERE job_id = $1 AND state = 'running' AND worker_id = $2"
+            ),
             get: concat!("SELECT ", columns!(), " FROM jobs WHERE job_id = $1"),
             get_for_tenant: concat!(
                 "SELECT ",
@@ -189,6 +203,36 @@ macro_rules! queries {
                 " RETURNING ",
                 columns!()
             ),
+            // One statement: inserted when free; when the row exists, taken over only if its
+            // lease ran out or this job holds it (ON CONFLICT's WHERE is checked on the locked,
+            // latest row, so two takers cannot both win).
+            lock_document: concat!(
+                "INSERT INTO document_locks AS l \
+                 (doc_id, job_id, worker_id, lease_expires_at_ms, locked_at_ms) VALUES ($1, $2, $3, ",
+                $now,
+                " + $4, ",
+                $now,
+                ") ON CONFLICT (doc_id) DO UPDATE SET job_id = excluded.job_id, \
+                 worker_id = excluded.worker_id, \
+                 lease_expires_at_ms = excluded.lease_expires_at_ms, \
+                 locked_at_ms = excluded.locked_at_ms \
+                 WHERE l.job_id = excluded.job_id OR l.lease_expires_at_ms <= ",
+                $now,
+                " RETURNING doc_id"
+            ),
+            // Only a live lease of another job: anything else lets the next take succeed.
+            lock_holder: concat!(
+                "SELECT job_id, worker_id, lease_expires_at_ms FROM document_locks \
+                 WHERE doc_id = $1 AND job_id <> $2 AND lease_expires_at_ms > ",
+                $now
+            ),
+            extend_document_lock: concat!(
+                "UPDATE document_locks SET lease_expires_at_ms = ",
+                $now,
+                " + $4 WHERE doc_id = $1 AND job_id = $2 AND worker_id = $3"
+            ),
+            unlock_document: "DELETE FROM document_locks \
+                              WHERE doc_id = $1 AND job_id = $2 AND worker_id = $3",
         }
     };
 }

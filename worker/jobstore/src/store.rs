@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use crate::error::Result;
 use crate::model::{
-    BatchCounts, JobOutcome, JobRecord, JobState, ListFilter, StartOutcome, StateCounts,
+    BatchCounts, DocumentLock, JobOutcome, JobRecord, JobState, ListFilter, StartOutcome,
+    StateCounts,
 };
 
 /// The job table: state of every job, and (for the "local" queue) the queue itself.
@@ -22,6 +23,12 @@ use crate::model::{
 /// - `start` and `lease_next` take a row that is `Queued` (or `Failed`), or `Running` with an
 ///   expired lease (a crashed worker's job); `start` also re-takes a job its own worker holds.
 /// - `Succeeded` and `Dead` rows never change again.
+///
+/// Document locks (one job per document at a time across the fleet, keyed by the pipeline's
+/// `doc_id`) follow the same rules: `lock_document` takes a free or expired lock, or re-takes
+/// the one its job holds, in one statement; `extend_document_lock` and `unlock_document` apply
+/// only for the holder (job and worker), so a worker that lost the lock cannot free the new
+/// holder's.
 #[async_trait]
 pub trait JobStore: Send + Sync {
     /// Creates the row (`Queued`, 0 attempts) unless one with this job id exists; returns
@@ -68,6 +75,10 @@ pub trait JobStore: Send + Sync {
     /// counted it), owner and lease cleared.
     async fn release(&self, job_id: Uuid, worker_id: &str) -> Result<bool>;
 
+    /// `release` for a job that has to wait (its document is locked by another job):
+    /// `lease_next` does not claim it before `after` (brokers deliver it when they are told).
+    async fn defer(&self, job_id: Uuid, worker_id: &str, after: Duration) -> Result<bool>;
+
     /// Redrive: a `Dead` job of the tenant back to `Queued` with its attempts reset (its
     /// message must then be published again). False if it is not a dead job of the tenant's.
     async fn revive(&self, tenant: &str, job_id: Uuid) -> Result<bool>;
@@ -98,6 +109,29 @@ pub trait JobStore: Send + Sync {
         max: usize,
         lease: Duration,
     ) -> Result<Vec<JobRecord>>;
+
+    /// Takes document `doc_id` for job `job_id` on `worker_id` until now + `lease`, unless
+    /// another job holds it under a live lease (then says who, and until when).
+    async fn lock_document(
+        &self,
+        doc_id: &str,
+        job_id: Uuid,
+        worker_id: &str,
+        lease: Duration,
+    ) -> Result<DocumentLock>;
+
+    /// Moves the holder's lease to now + `lease`; false when this job and worker no longer hold
+    /// the lock (it expired and another job took it).
+    async fn extend_document_lock(
+        &self,
+        doc_id: &str,
+        job_id: Uuid,
+        worker_id: &str,
+        lease: Duration,
+    ) -> Result<bool>;
+
+    /// Frees the document if this job and worker hold it; returns whether they did.
+    async fn unlock_document(&self, doc_id: &str, job_id: Uuid, worker_id: &str) -> Result<bool>;
 
     /// Tenants and API keys, kept in the same database.
     fn tenants(&self) -> &dyn crate::tenants::TenantStore;

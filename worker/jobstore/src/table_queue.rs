@@ -5,8 +5,9 @@
 //!
 //! The row is the message: a claimed row is already `running` for this worker (the runtime does
 //! not `start` it again, see [`JobQueue::claims_in_store`]), and the runtime's job-store
-//! transition (`succeed`, `fail` with its retry delay, `release`, `extend_lease`) is the verdict.
-//! The verdict calls here therefore only check the handle; nothing is left to tell a broker.
+//! transition (`succeed`, `fail` with its retry delay, `defer` with its delay, `release`,
+//! `extend_lease`) is the verdict. The verdict calls here therefore only check the handle;
+//! nothing is left to tell a broker.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

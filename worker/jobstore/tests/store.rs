@@ -52,6 +52,14 @@ suite!(
     get_for_tenant_is_scoped,
     migrations_rerun_on_reconnect,
     tenants_and_keys,
+    document_lock_refuses_a_second_job,
+    document_lock_is_retaken_by_its_job,
+    document_lock_expires_and_is_taken_over,
+    document_lock_is_extended_by_its_holder_only,
+    document_lock_is_unlocked_by_its_holder_only,
+    document_locks_of_distinct_documents_are_independent,
+    document_lock_concurrent_takers_one_wins,
+    defer_releases_and_waits_before_the_next_claim,
 );
 
 #[tokio::test]

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use docfleet_jobstore::{JobOutcome, JobState, JobStore, StartOutcome};
+use docfleet_jobstore::{JobOutcome, JobState, JobStore, LockHolder, StartOutcome};
 use docfleet_pipeline::job::JobMessage;
-use docfleet_pipeline::process::{DocJob, Outcome};
+use docfleet_pipeline::process::{DocJob, Outcome, Processor};
 use docfleet_pipeline::source::SourceUri;
 use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
 use docfleet_queue::{Delivery, JobQueue};
@@ -17,6 +17,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::doc_locks::DocLocks;
+use super::fleet_lock::{FleetLock, Take, defer_delay};
 use super::metrics::{DeadLetterReason, JobOutcomeLabel, Metrics};
 use super::retry::{RetryPolicy, durably};
 use super::webhooks::{Event, JobEvent, Webhooks};
@@ -47,6 +48,29 @@ enum Run {
     Cancelled,
     /// Another worker took the job over (our lease ran out): leave it to them.
     LeaseLost,
+    /// Another job holds the document (fleet-wide lock): run after it.
+    DocumentLocked(LockHolder),
+    /// Our document lock ran out and another job took it: stop, run after it.
+    DocumentLockLost,
+    /// The job store could not take the document lock: try again later.
+    DocumentLockUnavailable(docfleet_jobstore::Error),
+}
+
+/// Why a step under the heartbeat stopped before its work was done.
+enum Stop {
+    Cancelled,
+    LeaseLost,
+    DocumentLockLost,
+}
+
+impl From<Stop> for Run {
+    fn from(stop: Stop) -> Run {
+        match stop {
+            Stop::Cancelled => Run::Cancelled,
+            Stop::LeaseLost => Run::LeaseLost,
+            Stop::DocumentLockLost => Run::DocumentLockLost,
+        }
+    }
 }
 
 impl JobContext {
@@ -134,7 +158,38 @@ impl JobContext {
                 self.settle("ack", self.queue.ack(d).await);
                 self.metrics.job(JobOutcomeLabel::LeaseLost);
             }
+            Run::DocumentLocked(holder) => {
+                let after = defer_delay(Some(&holder));
+                info!(%job_id, holder_job_id = %holder.job_id, holder_worker_id = %holder.worker_id,
+                      ?after, "document locked by another job; deferring");
+                self.defer(d, job_id, after).await;
+            }
+            Run::DocumentLockLost => {
+                let after = defer_delay(None);
+                warn!(%job_id, ?after, "lost the document lock to another job; deferring");
+                self.defer(d, job_id, after).await;
+            }
+            Run::DocumentLockUnavailable(e) => {
+                let after = self.retry.delay(attempt);
+                warn!(%job_id, error = %e, ?after, "could not take the document lock; deferring");
+                self.defer(d, job_id, after).await;
+            }
         }
+    }
+
+    /// Gives a started job back for later without counting the attempt: the row is queued
+    /// (the job-table queue claims it after `after`), the message delivered again after it.
+    async fn defer(&self, d: &Delivery, job_id: uuid::Uuid, after: Duration) {
+        let deferred = durably(
+            || self.store.defer(job_id, &self.worker_id, after),
+            store_retryable,
+        )
+        .await;
+        if let Err(e) = deferred {
+            warn!(error = %e, "could not give the job row back; its lease will run out");
+        }
+        self.settle("defer", self.queue.defer(d, after).await);
+        self.metrics.job(JobOutcomeLabel::Deferred);
     }
 
     /// Creates the row if the producer did not (idempotent), then takes it.
@@ -147,27 +202,78 @@ impl JobContext {
         .await
     }
 
-    /// Processes the document while renewing the lease every third of it.
+    /// Processes the document, one job per document at a time (this worker's lock, then the
+    /// fleet's), while renewing the job's lease every third of it.
     async fn process_with_heartbeat(
         &self,
         d: &Delivery,
         msg: &JobMessage,
         cancel: &CancellationToken,
     ) -> Run {
-        let work = self.process(msg);
+        let processor = match self.pipelines.for_options(&msg.options) {
+            Ok(processor) => processor,
+            Err(e) => return Run::Done(Err(e)),
+        };
+        let key = format!("{}\0{}", msg.tenant, msg.source);
+        let own_jobs = self.doc_locks.lock(key);
+        let _one_job_per_doc = match self.with_heartbeat(d, msg, cancel, None, own_jobs).await {
+            Ok(guard) => guard,
+            Err(stop) => return stop.into(),
+        };
+        let doc_id = docfleet_pipeline::doc::doc_id(&msg.tenant, &msg.source);
+        let take = FleetLock::take(
+            self.store.as_ref(),
+            doc_id,
+            msg.job_id,
+            &self.worker_id,
+            self.lease,
+        );
+        let lock = match self.with_heartbeat(d, msg, cancel, None, take).await {
+            Ok(Ok(Take::Taken(lock))) => lock,
+            Ok(Ok(Take::HeldByOther(holder))) => return Run::DocumentLocked(holder),
+            Ok(Err(e)) => return Run::DocumentLockUnavailable(e),
+            Err(stop) => return stop.into(),
+        };
+        let work = self.process(msg, processor);
+        let run = match self.with_heartbeat(d, msg, cancel, Some(&lock), work).await {
+            Ok(result) => Run::Done(result),
+            Err(stop) => stop.into(),
+        };
+        lock.release().await;
+        run
+    }
+
+    /// Runs `work` while renewing the job's lease, and `lock` once held, every third of the
+    /// lease; stops it at the drain deadline or when another worker took the job or the lock.
+    async fn with_heartbeat<T>(
+        &self,
+        d: &Delivery,
+        msg: &JobMessage,
+        cancel: &CancellationToken,
+        lock: Option<&FleetLock<'_>>,
+        work: impl Future<Output = T>,
+    ) -> Result<T, Stop> {
         tokio::pin!(work);
         let period = self.lease / 3;
         let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             tokio::select! {
-                result = &mut work => return Run::Done(result),
-                () = cancel.cancelled() => return Run::Cancelled,
+                result = &mut work => return Ok(result),
+                () = cancel.cancelled() => return Err(Stop::Cancelled),
                 _ = beat.tick() => {
                     match self.store.extend_lease(msg.job_id, &self.worker_id, self.lease).await {
                         Ok(true) => {}
-                        Ok(false) => return Run::LeaseLost,
+                        Ok(false) => return Err(Stop::LeaseLost),
                         // A store hiccup: the lease is long enough for the next beat to succeed.
                         Err(e) => warn!(error = %e, "could not renew the job's lease"),
+                    }
+                    match lock.map(FleetLock::renew) {
+                        None => {}
+                        Some(renew) => match renew.await {
+                            Ok(true) => {}
+                            Ok(false) => return Err(Stop::DocumentLockLost),
+                            Err(e) => warn!(error = %e, "could not renew the document lock"),
+                        },
                     }
                     if let Err(e) = self.queue.extend(d, self.lease).await {
                         debug!(error = %e, "could not extend the delivery");
@@ -177,12 +283,7 @@ impl JobContext {
         }
     }
 
-    async fn process(&self, msg: &JobMessage) -> PipelineResult<Outcome> {
-        let processor = self.pipelines.for_options(&msg.options)?;
-        let _one_job_per_doc = self
-            .doc_locks
-            .lock(format!("{}\0{}", msg.tenant, msg.source))
-            .await;
+    async fn process(&self, msg: &JobMessage, processor: Processor) -> PipelineResult<Outcome> {
         // Validated with the message: it parses.
         let source = SourceUri::parse(&msg.source).ok_or_else(|| {
             PipelineError::SourceNotFound(format!("{}: unsupported source", msg.source))
@@ -365,7 +466,7 @@ impl JobContext {
 
 /// Time from now until `unix_ms` (zero if past). The store's clock and ours may differ a
 /// little; the caller adds a margin.
-fn until_unix_ms(unix_ms: i64) -> Duration {
+pub(super) fn until_unix_ms(unix_ms: i64) -> Duration {
     let now = docfleet_pipeline::artifacts::now_unix_millis();
     let target = u64::try_from(unix_ms).unwrap_or(0);
     Duration::from_millis(target.saturating_sub(now))
@@ -385,7 +486,16 @@ mod tests {
 
     async fn context(dir: &std::path::Path, max_attempts: u32) -> Arc<JobContext> {
         let data = dir.to_str().unwrap();
-        let cli = Cli::parse_from(["docfleet", "--data-dir", data, "run", "x"]);
+        // In-process extraction: the test binary cannot be an extractor child.
+        let cli = Cli::parse_from([
+            "docfleet",
+            "--data-dir",
+            data,
+            "run",
+            "--extract-processes",
+            "0",
+            "x",
+        ]);
         let crate::cli::Command::Run { pipeline, .. } = &cli.command else {
             unreachable!()
         };
@@ -480,5 +590,58 @@ mod tests {
         let row = ctx.store.get(msg.job_id).await.unwrap().unwrap();
         assert_eq!((row.state, row.attempts), (JobState::Dead, 1));
         assert!(ctx.metrics.render().contains("reason=\"permanent\"} 1"));
+    }
+
+    /// On the job-table queue: a job whose document another job holds goes back to the table
+    /// without counting the attempt, is not claimed again before its delay, and once the
+    /// document is free it runs and releases the lock.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_locked_document_defers_the_job_until_it_is_free() {
+        use docfleet_jobstore::DocumentLock;
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path(), 5).await;
+        let note = dir.path().join("note.txt");
+        std::fs::write(
+            &note,
+            "Harbour cranes lift containers off the ships at dawn.",
+        )
+        .unwrap();
+        let source = format!("file://{}", note.display());
+        let msg = JobMessage::new("acme", &source, JobOptions::default()).unwrap();
+        ctx.store.create(&msg).await.unwrap();
+        let doc_id = docfleet_pipeline::doc::doc_id("acme", &source);
+        let (other, lease) = (uuid::Uuid::new_v4(), Duration::from_secs(60));
+        let locked = ctx.store.lock_document(&doc_id, other, "w2", lease);
+        assert_eq!(locked.await.unwrap(), DocumentLock::Taken);
+
+        let d = next_delivery(&ctx).await;
+        ctx.clone().handle(d, CancellationToken::new()).await;
+        let row = ctx.store.get(msg.job_id).await.unwrap().unwrap();
+        assert_eq!((row.state, row.attempts), (JobState::Queued, 0), "{row:?}");
+        assert!(
+            ctx.metrics
+                .render()
+                .contains("docfleet_jobs_total{outcome=\"deferred\"} 1")
+        );
+        let early = ctx.queue.receive(1, Duration::ZERO).await.unwrap();
+        assert!(early.is_empty(), "claimed again before its delay");
+
+        assert!(
+            ctx.store
+                .unlock_document(&doc_id, other, "w2")
+                .await
+                .unwrap()
+        );
+        // Past the delay (at most 2.5 s): the receive looks again when its wait is over.
+        let mut again = ctx.queue.receive(1, Duration::from_secs(3)).await.unwrap();
+        assert_eq!(again.len(), 1, "claimable after its delay");
+        assert_eq!(again[0].attempt, 1, "the deferred attempt did not count");
+        ctx.clone()
+            .handle(again.remove(0), CancellationToken::new())
+            .await;
+        let row = ctx.store.get(msg.job_id).await.unwrap().unwrap();
+        assert_eq!(row.state, JobState::Succeeded, "{row:?}");
+        let free = ctx.store.lock_document(&doc_id, other, "w2", lease);
+        assert_eq!(free.await.unwrap(), DocumentLock::Taken, "released");
     }
 }

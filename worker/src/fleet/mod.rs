@@ -2,7 +2,8 @@
 //!
 //! - job.rs: one delivery from message to verdict (the delivery-semantics order).
 //! - retry.rs: delays between attempts (backon) and durable settles.
-//! - doc_locks.rs: one job per document at a time in a worker.
+//! - doc_locks.rs: one job per document at a time in a worker; fleet_lock.rs: across the
+//!   fleet (a leased row per document in the job store).
 //! - metrics.rs, ops.rs: `/metrics`, `/healthz`, `/readyz`.
 //! - webhooks.rs: signed completion callbacks, sent in the background.
 //!
@@ -13,6 +14,7 @@
 //! (job row released, message released) and returns.
 
 pub mod doc_locks;
+pub mod fleet_lock;
 pub mod job;
 pub mod metrics;
 pub mod ops;
