@@ -86,8 +86,9 @@ pub trait JobQueue: Send + Sync {
     /// Transient failure: deliver the message again, no sooner than `after`, as the next attempt.
     async fn retry(&self, d: &Delivery, after: Duration) -> Result<()>;
 
-    /// Not this worker's turn (another worker holds the job): deliver the message again, no
-    /// sooner than `after`, without counting an attempt where the broker allows it.
+    /// Not this job's turn (another worker holds the job, or another job holds its document):
+    /// deliver the message again, no sooner than `after`, without counting an attempt where the
+    /// broker allows it.
     async fn defer(&self, d: &Delivery, after: Duration) -> Result<()> {
         self.retry(d, after).await
     }
