@@ -102,7 +102,7 @@ fn artifacts(fleet: &Fleet, job_id: &str) -> String {
 /// The JSON log lines of a worker with this message.
 fn events<'a>(log: &'a [Value], message: &'a str) -> impl Iterator<Item = &'a Value> {
     log.iter()
-        .filter(move |e| e["fields"]["message"].as_str() == Some(message))
+        .filter(move |e| e["message"].as_str() == Some(message))
 }
 
 fn json_lines(text: &str) -> Vec<Value> {
@@ -113,7 +113,7 @@ fn json_lines(text: &str) -> Vec<Value> {
 }
 
 fn field<'a>(e: &'a Value, name: &str) -> &'a str {
-    e["fields"][name]
+    e[name]
         .as_str()
         .unwrap_or_else(|| panic!("no {name} in {e}"))
 }
@@ -124,8 +124,8 @@ fn held_intervals(worker: &'static str, log: &[Value]) -> Vec<Held> {
             worker,
             job_id: field(e, "job_id").to_owned(),
             doc_id: field(e, "doc_id").to_owned(),
-            from_ms: e["fields"]["held_from_unix_ms"].as_u64().unwrap(),
-            until_ms: e["fields"]["held_until_unix_ms"].as_u64().unwrap(),
+            from_ms: e["held_from_unix_ms"].as_u64().unwrap(),
+            until_ms: e["held_until_unix_ms"].as_u64().unwrap(),
         })
         .collect()
 }
