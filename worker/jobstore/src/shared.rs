@@ -228,19 +228,6 @@ macro_rules! impl_job_store {
                     .transpose()
             }
 
-            async fn release(
-                &self,
-                job_id: uuid::Uuid,
-                worker_id: &str,
-            ) -> $crate::error::Result<bool> {
-                let done = sqlx::query($q.release)
-                    .bind(job_id)
-                    .bind(worker_id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected() == 1)
-            }
-
             async fn defer(
                 &self,
                 job_id: uuid::Uuid,

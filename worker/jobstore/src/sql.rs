@@ -12,7 +12,6 @@ pub(crate) struct Queries {
     pub extend_lease: &'static str,
     pub succeed: &'static str,
     pub fail: &'static str,
-    pub release: &'static str,
     pub defer: &'static str,
     pub revive: &'static str,
     pub get: &'static str,
@@ -140,13 +139,6 @@ macro_rules! queries {
                  error = NULL, updated_at_ms = ",
                 $now,
                 " WHERE job_id = $1 AND tenant = $2 AND state = 'dead'"
-            ),
-            release: concat!(
-                "UPDATE jobs SET state = 'queued', \
-                 attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
-                 worker_id = NULL, lease_expires_at_ms = NULL, updated_at_ms = ",
-                $now,
-                " WHERE job_id = $1 AND state = 'running' AND worker_id = $2"
             ),
             defer: concat!(
                 "UPDATE jobs SET state = 'queued', \

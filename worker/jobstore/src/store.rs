@@ -72,8 +72,10 @@ pub trait JobStore: Send + Sync {
     ) -> Result<Option<JobState>>;
 
     /// Shutdown: `Running` → `Queued` without counting the attempt (attempts − 1, since `start`
-    /// counted it), owner and lease cleared.
-    async fn release(&self, job_id: Uuid, worker_id: &str) -> Result<bool>;
+    /// counted it), owner and lease cleared; claimable again at once.
+    async fn release(&self, job_id: Uuid, worker_id: &str) -> Result<bool> {
+        self.defer(job_id, worker_id, Duration::ZERO).await
+    }
 
     /// `release` for a job that has to wait (its document is locked by another job):
     /// `lease_next` does not claim it before `after` (brokers deliver it when they are told).

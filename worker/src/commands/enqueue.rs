@@ -10,6 +10,7 @@ use docfleet_pipeline::source::{SourceReader, valid_bucket};
 use docfleet_pipeline::store::s3::S3Client;
 use docfleet_queue::JobProducer;
 use serde::Serialize;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::connect;
@@ -137,16 +138,21 @@ pub async fn enqueue(
     let batch_id = Uuid::new_v4();
     // The batch's trace: each job's spans join it.
     let span = tracing::info_span!("enqueue", %batch_id, tenant = %tenant, jobs = uris.len());
-    let _entered = span.enter();
-    let mut jobs = Vec::with_capacity(uris.len());
-    for uri in uris {
-        let msg = JobMessage::new(tenant, &uri, options.clone())?;
-        submit(store.as_ref(), producer.as_deref(), &msg, Some(batch_id)).await?;
-        jobs.push(EnqueuedJob {
-            job_id: msg.job_id,
-            source: uri,
-        });
-    }
+    let submitted = async {
+        let mut jobs = Vec::with_capacity(uris.len());
+        for uri in uris {
+            let msg = JobMessage::new(tenant, &uri, options.clone())?;
+            submit(store.as_ref(), producer.as_deref(), &msg, Some(batch_id)).await?;
+            jobs.push(EnqueuedJob {
+                job_id: msg.job_id,
+                source: uri,
+            });
+        }
+        anyhow::Ok(jobs)
+    };
+    // Instrumented, not entered: a guard held across the awaits would mislabel other tasks.
+    let jobs = submitted.instrument(span).await;
     store.close().await;
+    let jobs = jobs?;
     Ok(Enqueued { batch_id, jobs })
 }
