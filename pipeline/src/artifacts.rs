@@ -66,6 +66,20 @@ pub struct Manifest {
     pub artifacts: Vec<String>,
     /// Seconds since the Unix epoch.
     pub completed_at_unix_secs: u64,
+    /// The tenant profile version the document was processed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_version: Option<i64>,
+    /// The profile's PII mode (`detect`, `redact`) and the matches per type; absent when off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pii: Option<PiiSummary>,
+}
+
+/// What the PII lane found in a document (never the matched text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PiiSummary {
+    pub mode: crate::pii::PiiMode,
+    /// Matches per type (`email`, `phone`, `iban`, `card`, `ssn`, `ip`, custom names).
+    pub counts: crate::pii::PiiCounts,
 }
 
 pub fn key(doc: &DocIdentity, name: &str) -> Result<ObjectKey> {

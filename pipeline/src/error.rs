@@ -57,6 +57,10 @@ pub enum Error {
     Store { message: String, retryable: bool },
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The tenant's profile cannot be applied: an unknown model, a refused source (permanent);
+    /// the profile unreadable, the model memory budget full for now (retryable).
+    #[error("tenant profile: {message}")]
+    Profile { message: String, retryable: bool },
 }
 
 impl Error {
@@ -65,7 +69,9 @@ impl Error {
         match self {
             // The lane fails whole batches for reasons outside the document (e.g. memory).
             Error::Io(_) | Error::EmbedLane(_) => true,
-            Error::Index { retryable, .. } | Error::Store { retryable, .. } => *retryable,
+            Error::Index { retryable, .. }
+            | Error::Store { retryable, .. }
+            | Error::Profile { retryable, .. } => *retryable,
             Error::Model(e) => e.is_retryable(),
             _ => false,
         }
@@ -73,6 +79,13 @@ impl Error {
 
     pub fn index(message: impl Into<String>, retryable: bool) -> Self {
         Error::Index {
+            message: message.into(),
+            retryable,
+        }
+    }
+
+    pub fn profile(message: impl Into<String>, retryable: bool) -> Self {
+        Error::Profile {
             message: message.into(),
             retryable,
         }

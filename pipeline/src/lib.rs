@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod index;
 pub mod job;
+pub mod pii;
 pub mod process;
 pub mod search;
 pub mod source;

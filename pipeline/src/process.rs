@@ -9,13 +9,14 @@ use std::time::Instant;
 use tracing::field::Empty;
 use tracing::{Instrument, debug, info_span};
 
-use crate::artifacts::{self, ExtractedText, LaneTimings, Manifest};
+use crate::artifacts::{self, ExtractedText, LaneTimings, Manifest, PiiSummary};
 use crate::chunk::Chunker;
 use crate::embed_lane::EmbedLane;
-use crate::extract::{Extractor, sniff};
+use crate::extract::{ExtractOptions, Extractor, sniff};
 use crate::index::{ChunkPayload, Point, SpanInfo, VectorIndex, VersionKey};
+use crate::pii::{PiiMode, PiiScanner};
 use crate::store::ObjectStore;
-use crate::{DocIdentity, Error, Result, version};
+use crate::{DocIdentity, Error, Page, Result, version};
 
 /// Points per upsert call: large enough to amortise the index's fsync or round trip.
 const UPSERT_BATCH: usize = 256;
@@ -54,6 +55,19 @@ pub struct Processor {
     pub dims: usize,
     pub pipeline_version: String,
     pub max_file_bytes: u64,
+    /// Travel with each document to the extractor (a tenant profile's OCR settings, page cap).
+    pub extract_options: ExtractOptions,
+    /// The PII lane, between extract and chunk; `None` (or mode off) skips it.
+    pub pii: Option<PiiStage>,
+    /// The tenant profile version, recorded in the manifest.
+    pub profile_version: Option<i64>,
+}
+
+/// The PII lane's settings: what to look for, and whether to count or redact.
+#[derive(Clone)]
+pub struct PiiStage {
+    pub mode: PiiMode,
+    pub scanner: Arc<PiiScanner>,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -99,21 +113,24 @@ impl Processor {
 
         let t = Instant::now();
         let extractor = self.extractor.clone();
+        let options = self.extract_options.clone();
         let lane = info_span!(
             "extract",
             media_type = media_type.as_str(),
             pages = Empty,
             ocr_pages = Empty
         );
-        let pages = blocking(move || extractor.extract(&job.bytes, media_type))
-            .instrument(lane.clone())
-            .await?;
+        let pages =
+            blocking(move || extractor.extract_with_options(&job.bytes, media_type, &options))
+                .instrument(lane.clone())
+                .await?;
         lane.record("pages", pages.len());
         lane.record(
             "ocr_pages",
             pages.iter().filter(|p| p.ocr_confidence.is_some()).count(),
         );
         let extract_ms = ms(t);
+        let (pages, pii) = self.scan_pii(pages).await?;
 
         let t = Instant::now();
         let chunker = self.chunker.clone();
@@ -218,9 +235,36 @@ impl Processor {
             },
             artifacts: artifact_keys.iter().map(ToString::to_string).collect(),
             completed_at_unix_secs: artifacts::now_unix_secs(),
+            profile_version: self.profile_version,
+            pii,
         };
         artifacts::write_manifest(self.store.as_ref(), &doc, &manifest).await?;
         Ok(Outcome::Indexed(Box::new(manifest)))
+    }
+
+    /// The PII lane: counts (detect) or replaces (redact) PII in the pages' text before anything
+    /// is chunked, embedded or stored, so a match cut by a chunk boundary is still found and
+    /// overlapping chunks do not count a match twice. Logs counts only, never the text.
+    async fn scan_pii(&self, pages: Vec<Page>) -> Result<(Vec<Page>, Option<PiiSummary>)> {
+        let Some(stage) = self.pii.clone().filter(|s| s.mode != PiiMode::Off) else {
+            return Ok((pages, None));
+        };
+        let lane = info_span!("pii", mode = stage.mode.as_str(), matches = Empty);
+        let (pages, counts) = blocking(move || {
+            let mut pages = pages;
+            let counts = crate::pii::apply_to_pages(&stage.scanner, stage.mode, &mut pages);
+            Ok((pages, counts))
+        })
+        .instrument(lane.clone())
+        .await?;
+        lane.record("matches", counts.values().sum::<u64>());
+        Ok((
+            pages,
+            Some(PiiSummary {
+                mode: stage.mode,
+                counts,
+            }),
+        ))
     }
 
     /// Upserts the version's points, then removes every other version's: returns how many.

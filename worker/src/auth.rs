@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use docfleet_jobstore::{ApiKeyRecord, TenantStore};
+use docfleet_jobstore::{ApiKeyRecord, KeyRole, TenantStore};
 use sha2::{Digest, Sha256};
 
 const PREFIX: &str = "dfk_";
@@ -43,7 +43,7 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-pub fn new_key(pepper: &[u8], tenant: &str, label: &str, now_ms: i64) -> NewKey {
+pub fn new_key(pepper: &[u8], tenant: &str, label: &str, role: KeyRole, now_ms: i64) -> NewKey {
     // UUIDv4 carries 122 random bits: the id takes 12 hex digits of one, the secret two whole.
     let key_id = random_hex(1)[..12].to_owned();
     let secret = random_hex(2);
@@ -54,6 +54,7 @@ pub fn new_key(pepper: &[u8], tenant: &str, label: &str, now_ms: i64) -> NewKey 
             tenant: tenant.to_owned(),
             secret_sha256: secret_sha256(pepper, &secret),
             label: label.to_owned(),
+            role,
             created_at_ms: now_ms,
             revoked_at_ms: None,
         },
@@ -73,12 +74,12 @@ pub enum KeyRefused {
     WrongSecret,
 }
 
-/// The tenant of a presented key.
+/// The record (tenant, role) of a presented key.
 pub async fn verify(
     store: &dyn TenantStore,
     pepper: &[u8],
     token: &str,
-) -> Result<std::result::Result<String, KeyRefused>> {
+) -> Result<std::result::Result<ApiKeyRecord, KeyRefused>> {
     let Some((key_id, secret)) = token
         .strip_prefix(PREFIX)
         .and_then(|rest| rest.split_once('_'))
@@ -95,7 +96,7 @@ pub async fn verify(
     if !same(&record.secret_sha256, &secret_sha256(pepper, secret)) {
         return Ok(Err(KeyRefused::WrongSecret));
     }
-    Ok(Ok(record.tenant))
+    Ok(Ok(record))
 }
 
 /// The pepper: `DOCFLEET_API_KEY_PEPPER` when set; otherwise, for single-machine use, a random
@@ -162,15 +163,15 @@ mod tests {
         t.create_tenant("acme", 1).await.unwrap();
         let pepper = pepper(None, dir.path()).unwrap();
         assert_eq!(super::pepper(None, dir.path()).unwrap(), pepper, "kept");
-        let key = new_key(&pepper, "acme", "ci", 2);
+        let key = new_key(&pepper, "acme", "ci", KeyRole::Admin, 2);
         assert!(
             !key.record.secret_sha256.contains(&key.token[17..]),
             "secret not stored"
         );
         assert!(t.add_key(&key.record).await.unwrap());
 
-        let ok = verify(t, &pepper, &key.token).await.unwrap();
-        assert_eq!(ok, Ok("acme".to_owned()));
+        let ok = verify(t, &pepper, &key.token).await.unwrap().unwrap();
+        assert_eq!((ok.tenant.as_str(), ok.role), ("acme", KeyRole::Admin));
         let wrong_pepper = verify(t, b"another-pepper-of-16+", &key.token)
             .await
             .unwrap();
@@ -185,7 +186,7 @@ mod tests {
             verify(t, &pepper, "Bearer x").await.unwrap(),
             Err(KeyRefused::Malformed)
         );
-        let unknown = new_key(&pepper, "acme", "", 3);
+        let unknown = new_key(&pepper, "acme", "", KeyRole::Member, 3);
         assert_eq!(
             verify(t, &pepper, &unknown.token).await.unwrap(),
             Err(KeyRefused::Unknown)

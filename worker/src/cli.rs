@@ -42,6 +42,10 @@ pub enum Command {
         paths: Vec<PathBuf>,
         #[command(flatten)]
         pipeline: PipelineOpts,
+        /// Where the tenant's profile is read from (none: no profile applies, unless the data
+        /// dir holds a job store).
+        #[command(flatten)]
+        store: StoreOpts,
         /// A tag stored with every chunk of each document, `key=value` (repeatable): a search
         /// filter and facet.
         #[arg(long = "tag", value_parser = parse_tag)]
@@ -176,6 +180,27 @@ pub enum Command {
         #[command(flatten)]
         keys: KeyOpts,
     },
+    /// The audit trail, newest first: state-changing API calls, searches, and the CLI's tenant
+    /// and key changes (key id `cli`). The tenant's (`--tenant`) unless `--all-tenants`.
+    Audit {
+        /// Every tenant's records.
+        #[arg(long)]
+        all_tenants: bool,
+        /// Only this action: job.submit, batch.submit, document.delete, search, key.create,
+        /// key.revoke, profile.set, tenant.create.
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Only records older than this seq (the last seq of the previous page).
+        #[arg(long)]
+        before: Option<i64>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreOpts,
+    },
     /// Search the tenant's indexed chunks.
     Search {
         query: String,
@@ -183,6 +208,9 @@ pub enum Command {
         top_k: usize,
         #[command(flatten)]
         search: SearchOpts,
+        /// Where the tenant's profile (its model) is read from.
+        #[command(flatten)]
+        store: StoreOpts,
         #[arg(long)]
         json: bool,
     },
@@ -203,6 +231,17 @@ pub enum Command {
         /// Print the figures as JSON on stdout.
         #[arg(long)]
         json: bool,
+    },
+    /// Retention: removes the vectors and artifacts of documents last indexed longer ago than
+    /// their tenant profile's `retention.days` (tenants without it keep everything).
+    Gc {
+        /// Only report what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreOpts,
     },
     /// Documents, chunks and points per tenant.
     Stats {
@@ -299,6 +338,25 @@ pub enum TenantsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A tenant's profile: its pipeline settings (chunking, model, OCR, PII, limits, retention,
+    /// webhook). See fixtures/profiles/example.toml.
+    Profile {
+        #[command(subcommand)]
+        which: ProfileCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfileCommand {
+    /// Validate a TOML profile and store it as the tenant's next version (unknown keys are
+    /// refused, named). Workers apply it within DOCFLEET_PROFILE_TTL_SECS.
+    Set { tenant: String, file: PathBuf },
+    /// The tenant's current profile (the webhook secret hidden).
+    Show {
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -309,6 +367,9 @@ pub enum KeysCommand {
         /// What the key is for (shown in listings).
         #[arg(long, default_value = "")]
         label: String,
+        /// An admin key: also reads and changes the tenant's profile, keys and audit trail.
+        #[arg(long)]
+        admin: bool,
         #[arg(long)]
         json: bool,
     },

@@ -7,7 +7,9 @@ mod cli;
 mod commands;
 mod config_file;
 mod connect;
+mod documents;
 mod fleet;
+mod profile;
 mod progress;
 mod rss;
 mod settings;
@@ -97,13 +99,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run {
             paths,
             pipeline,
+            store,
             tags,
             json,
             quiet,
         } => {
             let tags = tags.into_iter().collect();
             let show = !quiet && !json && std::io::stderr().is_terminal();
-            let report = commands::run::run_batch(common, &pipeline, &paths, &tags, show).await?;
+            let profile = profile::stored(common, &store).await?;
+            let report = commands::run::run_batch(
+                common,
+                &pipeline,
+                profile.as_deref(),
+                &paths,
+                &tags,
+                show,
+            )
+            .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -250,12 +262,43 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::tenants::keys(common, &store, &keys, which).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit {
+            all_tenants,
+            action,
+            limit,
+            before,
+            json,
+            store,
+        } => {
+            let query = commands::audit::AuditQuery {
+                tenant: (!all_tenants)
+                    .then(|| common.tenant().map(str::to_owned))
+                    .transpose()?,
+                action,
+                before,
+                limit,
+            };
+            let records = commands::audit::list(common, &store, &query).await?;
+            if json {
+                for r in &records {
+                    println!("{}", serde_json::to_string(r)?);
+                }
+            } else {
+                commands::audit::print_table(&records);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Search {
             query,
             top_k,
             search,
+            store,
             json,
         } => {
+            // The tenant's model: its vectors live apart from every other model's.
+            let profile = profile::stored(common, &store).await?;
+            let model = profile.as_ref().and_then(|a| a.profile.model.as_deref());
+            let common = &common.for_model(model.unwrap_or(settings::DEFAULT_MODEL))?;
             commands::search::search(common, &query, top_k, &search, json).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -268,6 +311,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let modes: Vec<_> = modes.iter().map(|m| m.mode()).collect();
             commands::eval::eval(common, &pipeline, &dir, &modes, max_queries, json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Gc {
+            dry_run,
+            json,
+            store,
+        } => {
+            let report = commands::gc::gc(common, &store, dry_run).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let verb = if dry_run { "would remove" } else { "removed" };
+                for t in &report.tenants {
+                    println!(
+                        "{}: {verb} {} documents older than {} days ({} points, {} objects), kept {}",
+                        t.tenant,
+                        t.removed.len(),
+                        t.retention_days,
+                        t.points_deleted,
+                        t.objects_deleted,
+                        t.documents_kept
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Stats { json } => {

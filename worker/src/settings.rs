@@ -7,6 +7,9 @@ use anyhow::{Result, bail};
 use clap::Args;
 use serde::Serialize;
 
+/// The name of `--model-dir`'s model in profiles and `DOCFLEET_MODELS`.
+pub const DEFAULT_MODEL: &str = "default";
+
 /// Where things live and who the work is for.
 #[derive(Args, Debug, Clone, Serialize)]
 pub struct CommonOpts {
@@ -22,6 +25,34 @@ pub struct CommonOpts {
     /// Default: the all-MiniLM-L6-v2 that ./scripts/setup installs in ~/.cache/docfleet.
     #[arg(long, env = "DOCFLEET_MODEL_DIR", global = true)]
     pub model_dir: Option<PathBuf>,
+    /// More models a tenant profile may choose (`model = "<name>"`), as `name=folder` pairs
+    /// separated by commas; `--model-dir` is the model named `default`. Each model's vectors
+    /// live apart: `<data_dir>/index-<name>`, or the Qdrant collection `<collection>-<name>`.
+    #[arg(long, env = "DOCFLEET_MODELS", value_delimiter = ',', global = true)]
+    pub models: Vec<String>,
+    /// Memory the loaded models may take together (their weights' size). A worker loads the
+    /// models its tenants use on first use and unloads the least recently used idle one to make
+    /// room; 0: no limit.
+    #[arg(
+        long,
+        env = "DOCFLEET_MODEL_MEMORY_BUDGET_BYTES",
+        default_value_t = 2 * 1024 * 1024 * 1024,
+        global = true
+    )]
+    pub model_memory_budget_bytes: u64,
+    /// How long a worker or API keeps a tenant's profile before reading it again: a new
+    /// profile version applies fleet-wide within this time, without a restart.
+    #[arg(
+        long,
+        env = "DOCFLEET_PROFILE_TTL_SECS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub profile_ttl_secs: u64,
+    /// The model these options are for (`None`: `default`); set by `for_model`, never a flag.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub model_name: Option<String>,
     /// Path of libpdfium.so. Default: ~/.cache/docfleet/pdfium/libpdfium.so (./scripts/setup).
     #[arg(long, env = "DOCFLEET_PDFIUM_LIB", global = true)]
     pub pdfium_lib: Option<PathBuf>,
@@ -230,7 +261,7 @@ pub struct OcrOpts {
     pub ocr_max_pages: u64,
 }
 
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OcrModeOpt {
     Off,
@@ -526,8 +557,67 @@ impl CommonOpts {
         }
     }
 
+    /// The default model's index, or `index-<name>` for another model's.
     pub fn index_dir(&self) -> PathBuf {
-        self.data_dir.join("index")
+        match &self.model_name {
+            None => self.data_dir.join("index"),
+            Some(name) => self.data_dir.join(format!("index-{name}")),
+        }
+    }
+
+    /// The Qdrant collection (or per-tenant prefix) of this model's vectors.
+    pub fn qdrant_collection(&self) -> String {
+        match &self.model_name {
+            None => self.index.qdrant_collection.clone(),
+            Some(name) => format!("{}-{name}", self.index.qdrant_collection),
+        }
+    }
+
+    /// The fleet's model names: `default` and those of `--models`.
+    pub fn model_names(&self) -> Result<Vec<String>> {
+        let mut names = vec![DEFAULT_MODEL.to_owned()];
+        for (name, _) in self.extra_models()? {
+            names.push(name);
+        }
+        Ok(names)
+    }
+
+    fn extra_models(&self) -> Result<Vec<(String, PathBuf)>> {
+        let mut out: Vec<(String, PathBuf)> = Vec::new();
+        for entry in self.models.iter().filter(|e| !e.trim().is_empty()) {
+            let Some((name, dir)) = entry.split_once('=') else {
+                bail!("DOCFLEET_MODELS entry {entry:?}: expected name=folder");
+            };
+            let name = name.trim();
+            crate::profile::validate_model_name(name)?;
+            if name == DEFAULT_MODEL || out.iter().any(|(n, _)| n == name) {
+                bail!("DOCFLEET_MODELS names the model {name:?} twice (default is --model-dir)");
+            }
+            out.push((name.to_owned(), PathBuf::from(dir.trim())));
+        }
+        Ok(out)
+    }
+
+    /// These options for the model `name`: its folder, its index and collection. An unknown
+    /// name is an error that lists the fleet's models.
+    pub fn for_model(&self, name: &str) -> Result<CommonOpts> {
+        if name == DEFAULT_MODEL {
+            return Ok(CommonOpts {
+                model_name: None,
+                ..self.clone()
+            });
+        }
+        let Some((_, dir)) = self.extra_models()?.into_iter().find(|(n, _)| n == name) else {
+            bail!(
+                "unknown model {name:?}: this fleet has {} (DOCFLEET_MODELS)",
+                self.model_names()?.join(", ")
+            );
+        };
+        Ok(CommonOpts {
+            model_dir: Some(dir),
+            model_name: Some(name.to_owned()),
+            ..self.clone()
+        })
     }
 
     pub fn objects_dir(&self) -> PathBuf {

@@ -44,7 +44,16 @@ pub use sniff::{MediaType, sniff};
 
 /// Turns a document's bytes into pages of text.
 pub trait Extractor: Send + Sync {
+    /// With the extractor's own options.
     fn extract(&self, bytes: &[u8], media_type: MediaType) -> Result<Vec<Page>>;
+
+    /// With a job's options (a tenant profile's OCR settings and page limit).
+    fn extract_with_options(
+        &self,
+        bytes: &[u8],
+        media_type: MediaType,
+        options: &ExtractOptions,
+    ) -> Result<Vec<Page>>;
 }
 
 /// Limits and settings for one document's extraction: they travel with each request to an
@@ -155,5 +164,14 @@ impl DocumentExtractor {
 impl Extractor for DocumentExtractor {
     fn extract(&self, bytes: &[u8], media_type: MediaType) -> Result<Vec<Page>> {
         self.extract_with(bytes, media_type, &self.options, &mut || {})
+    }
+
+    fn extract_with_options(
+        &self,
+        bytes: &[u8],
+        media_type: MediaType,
+        options: &ExtractOptions,
+    ) -> Result<Vec<Page>> {
+        self.extract_with(bytes, media_type, options, &mut || {})
     }
 }

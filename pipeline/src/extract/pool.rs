@@ -127,6 +127,15 @@ impl Drop for Slot<'_> {
 
 impl Extractor for ProcessPoolExtractor {
     fn extract(&self, bytes: &[u8], media_type: MediaType) -> Result<Vec<Page>> {
+        self.extract_with_options(bytes, media_type, &self.options)
+    }
+
+    fn extract_with_options(
+        &self,
+        bytes: &[u8],
+        media_type: MediaType,
+        options: &ExtractOptions,
+    ) -> Result<Vec<Page>> {
         let size_bytes = bytes.len() as u64;
         if size_bytes > self.max_body_bytes.min(u64::from(u32::MAX)) {
             return Err(Error::TooLarge {
@@ -136,7 +145,7 @@ impl Extractor for ProcessPoolExtractor {
         }
         let header = serde_json::to_vec(&RequestHeader {
             media_type: media_type.as_str().to_owned(),
-            options: self.options.clone(),
+            options: options.clone(),
         })
         .map_err(|e| Error::Io(std::io::Error::other(e)))?;
 

@@ -232,6 +232,11 @@ impl From<&Error> for WireError {
                 message: message.clone(),
                 retryable: *retryable,
             },
+            // Never from an extractor (profiles apply before extraction); kept as its text.
+            Error::Profile { retryable, .. } => WireError::Store {
+                message: e.to_string(),
+                retryable: *retryable,
+            },
             Error::Io(e) => WireError::Io {
                 message: e.to_string(),
             },

@@ -18,6 +18,8 @@ pub enum Error {
         "the lock of document {doc_id} kept changing hands while it was being taken; try again"
     )]
     LockContended { doc_id: String },
+    #[error("the profile of tenant {tenant} kept changing while it was being set; try again")]
+    ProfileContended { tenant: String },
     #[error("job store row for job {job_id} is unreadable: {reason}")]
     CorruptRow { job_id: String, reason: String },
 }
@@ -30,7 +32,9 @@ impl Error {
         match self {
             Error::Database(e) => sqlx_retryable(e),
             Error::Migrate(sqlx::migrate::MigrateError::Execute(e)) => sqlx_retryable(e),
-            Error::Contended { .. } | Error::LockContended { .. } => true,
+            Error::Contended { .. }
+            | Error::LockContended { .. }
+            | Error::ProfileContended { .. } => true,
             Error::Migrate(_) | Error::InvalidUrl { .. } | Error::CorruptRow { .. } => false,
         }
     }

@@ -8,12 +8,15 @@
 //!   Rust around it in shared.rs, written once.
 //! - `JobTableQueue` (table_queue.rs): the job table as a `docfleet_queue::JobQueue`.
 //! - `TenantStore` (tenants.rs): tenants and their (hashed) API keys, in the same database.
+//! - `AuditStore` (audit.rs): the append-only audit trail, in the same database.
 //! - `connect(url)`: picks the adapter from the URL.
 
 #[macro_use]
 mod shared;
 #[macro_use]
 mod tenants;
+#[macro_use]
+mod audit;
 mod error;
 mod migrations;
 mod model;
@@ -25,6 +28,7 @@ mod table_queue;
 
 use std::sync::Arc;
 
+pub use audit::{AuditFilter, AuditOutcome, AuditRecord, AuditStore, NewAuditRecord};
 pub use error::{Error, Result};
 pub use model::{
     BatchCounts, DocumentLock, JobCursor, JobOutcome, JobRecord, JobState, ListFilter, LockHolder,
@@ -34,7 +38,7 @@ pub use postgres::PostgresJobStore;
 pub use sqlite::SqliteJobStore;
 pub use store::JobStore;
 pub use table_queue::JobTableQueue;
-pub use tenants::{ApiKeyRecord, Tenant, TenantStore};
+pub use tenants::{ApiKeyRecord, KeyRole, ProfileRecord, Tenant, TenantStore};
 
 /// Opens the job store named by `url`: `postgres://…` / `postgresql://…`, `sqlite:…` (sqlx's
 /// SQLite URL syntax), or a plain file path (SQLite). Migrations run on connect.

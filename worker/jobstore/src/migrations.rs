@@ -40,6 +40,16 @@ pub(crate) const POSTGRES: Source = &[
         "trace context",
         include_str!("../migrations/postgres/0005_trace_context.sql"),
     ),
+    (
+        6,
+        "profiles",
+        include_str!("../migrations/postgres/0006_profiles.sql"),
+    ),
+    (
+        7,
+        "audit",
+        include_str!("../migrations/postgres/0007_audit.sql"),
+    ),
 ];
 
 pub(crate) const SQLITE: Source = &[
@@ -67,6 +77,16 @@ pub(crate) const SQLITE: Source = &[
         5,
         "trace context",
         include_str!("../migrations/sqlite/0005_trace_context.sql"),
+    ),
+    (
+        6,
+        "profiles",
+        include_str!("../migrations/sqlite/0006_profiles.sql"),
+    ),
+    (
+        7,
+        "audit",
+        include_str!("../migrations/sqlite/0007_audit.sql"),
     ),
 ];
 

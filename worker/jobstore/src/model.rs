@@ -95,6 +95,12 @@ pub struct JobRecord {
     pub artifacts: Option<Vec<String>>,
     /// The last failure's reason (kept while a retry is queued, cleared on success).
     pub error: Option<String>,
+    /// The tenant profile version the job last ran with (`None`: no profile, or not run yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_version: Option<i64>,
+    /// PII matches per type in the document (profiles with `pii` detect or redact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pii_counts: Option<BTreeMap<String, u64>>,
     /// The submitter's W3C trace context (empty when it had none).
     #[serde(default, skip_serializing_if = "TraceContext::is_empty")]
     pub trace: TraceContext,
@@ -118,6 +124,10 @@ pub struct JobOutcome {
     pub chunks: u64,
     pub points: u64,
     pub artifacts: Vec<String>,
+    /// The tenant profile version the job ran with.
+    pub profile_version: Option<i64>,
+    /// PII matches per type (`None` when the profile does not look for PII).
+    pub pii_counts: Option<BTreeMap<String, u64>>,
 }
 
 /// The answer of `JobStore::start`.

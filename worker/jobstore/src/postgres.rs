@@ -48,3 +48,4 @@ impl PostgresJobStore {
 
 impl_job_store!(PostgresJobStore, crate::sql::POSTGRES);
 impl_tenant_store!(PostgresJobStore);
+impl_audit_store!(PostgresJobStore);

@@ -83,6 +83,10 @@ macro_rules! decode_record {
                 points: count(job_id, "points", row.try_get("points")?)?,
                 artifacts: row.try_get::<Option<Json<_>>, _>("artifacts")?.map(|j| j.0),
                 error: row.try_get("error")?,
+                profile_version: row.try_get("profile_version")?,
+                pii_counts: row
+                    .try_get::<Option<Json<_>>, _>("pii_counts")?
+                    .map(|j| j.0),
                 trace: docfleet_queue::TraceContext::from_values(
                     row.try_get("traceparent")?,
                     row.try_get("tracestate")?,
@@ -102,6 +106,10 @@ macro_rules! impl_job_store {
         #[async_trait::async_trait]
         impl $crate::store::JobStore for $store {
             fn tenants(&self) -> &dyn $crate::tenants::TenantStore {
+                self
+            }
+
+            fn audit(&self) -> &dyn $crate::audit::AuditStore {
                 self
             }
 
@@ -202,6 +210,8 @@ macro_rules! impl_job_store {
                     .bind(to_i64(outcome.chunks))
                     .bind(to_i64(outcome.points))
                     .bind(sqlx::types::Json(&outcome.artifacts))
+                    .bind(outcome.profile_version)
+                    .bind(outcome.pii_counts.as_ref().map(sqlx::types::Json))
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() == 1)

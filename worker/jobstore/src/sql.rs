@@ -32,7 +32,7 @@ macro_rules! columns {
         "seq, job_id, tenant, source, options, batch_id, submitted_at_ms, state, attempts, \
          max_attempts, worker_id, lease_expires_at_ms, created_at_ms, updated_at_ms, \
          started_at_ms, finished_at_ms, timings, pages, chunks, points, artifacts, error, \
-         traceparent, tracestate"
+         traceparent, tracestate, profile_version, pii_counts"
     };
 }
 
@@ -115,7 +115,7 @@ macro_rules! queries {
             succeed: concat!(
                 "UPDATE jobs SET state = 'succeeded', lease_expires_at_ms = NULL, error = NULL, \
                  timings = $3, pages = $4, chunks = $5, points = $6, artifacts = $7, \
-                 finished_at_ms = ",
+                 profile_version = $8, pii_counts = $9, finished_at_ms = ",
                 $now,
                 ", updated_at_ms = ",
                 $now,

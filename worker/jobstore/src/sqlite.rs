@@ -73,3 +73,4 @@ impl SqliteJobStore {
 
 impl_job_store!(SqliteJobStore, crate::sql::SQLITE);
 impl_tenant_store!(SqliteJobStore);
+impl_audit_store!(SqliteJobStore);

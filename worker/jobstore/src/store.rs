@@ -138,6 +138,9 @@ pub trait JobStore: Send + Sync {
     /// Tenants and API keys, kept in the same database.
     fn tenants(&self) -> &dyn crate::tenants::TenantStore;
 
+    /// The append-only audit trail, kept in the same database.
+    fn audit(&self) -> &dyn crate::audit::AuditStore;
+
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

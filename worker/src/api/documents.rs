@@ -6,15 +6,15 @@
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use docfleet_pipeline::artifacts::{MANIFEST_FILE, Manifest};
-use docfleet_pipeline::store::ObjectKey;
 use serde::Serialize;
 
 use super::ApiState;
+use super::audit::AuditSlot;
 use super::auth::Caller;
 use super::index::index_problem;
 use super::problem::{Problem, rejection};
 use crate::app::IndexAccess;
+use crate::settings::DEFAULT_MODEL;
 
 #[derive(Debug, Serialize)]
 pub struct Deleted {
@@ -42,40 +42,33 @@ pub fn check_doc_id(doc_id: &str) -> Result<(), Problem> {
 pub async fn delete_document(
     State(s): State<ApiState>,
     caller: Caller,
+    audit: AuditSlot,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Deleted>, Problem> {
     let Path(doc_id) = path.map_err(rejection)?;
     check_doc_id(&doc_id)?;
+    audit.target(doc_id.clone());
     let tenant = &caller.tenant;
     let store_problem =
         |e: docfleet_pipeline::Error| Problem::unavailable("deleting the artifacts failed", e);
 
-    let prefix = ObjectKey::new(format!("{tenant}/{doc_id}")).map_err(store_problem)?;
-    let mut objects = s.objects.list(&prefix).await.map_err(store_problem)?;
-    // The uploaded source, named by the manifests: only ever one of this tenant's uploads.
-    let uploads = format!("{tenant}/_uploads/");
-    let mut sources = Vec::new();
-    for key in objects
-        .iter()
-        .filter(|k| k.as_str().ends_with(MANIFEST_FILE))
-    {
-        let bytes = s.objects.get(key).await.map_err(store_problem)?;
-        if let Ok(m) = serde_json::from_slice::<Manifest>(&bytes)
-            && let Some(src) = s.objects.key_of_source(&m.source)
-            && src.as_str().starts_with(&uploads)
-        {
-            sources.push(src);
-        }
-    }
-    sources.sort();
-    sources.dedup();
-    objects.extend(sources);
-
-    let index = s.index.open(IndexAccess::Write).await?;
-    let points_deleted = index
-        .delete_doc(tenant, &doc_id)
+    let objects = crate::documents::stored_document(s.objects.as_ref(), tenant, &doc_id)
         .await
-        .map_err(|e| index_problem("deleting the points failed", &anyhow::Error::from(e)))?;
+        .map_err(store_problem)?
+        .objects;
+
+    // Every model's index: a profile that changed model leaves the older model's vectors.
+    let mut points_deleted = 0;
+    for model in s.index.models()? {
+        if model != DEFAULT_MODEL && !s.index.exists(&model) {
+            continue;
+        }
+        let index = s.index.open(IndexAccess::Write, &model).await?;
+        points_deleted += index
+            .delete_doc(tenant, &doc_id)
+            .await
+            .map_err(|e| index_problem("deleting the points failed", &anyhow::Error::from(e)))?;
+    }
     if points_deleted == 0 && objects.is_empty() {
         return Err(Problem::not_found(format!("no document {doc_id}")));
     }

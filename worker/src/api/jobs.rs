@@ -13,10 +13,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::ApiState;
+use super::audit::AuditSlot;
 use super::auth::Caller;
 use super::problem::{Problem, rejection};
 use super::upload::store_upload;
 use crate::commands::enqueue::{sources, submit};
+use crate::profile::ActiveProfile;
 
 /// Jobs one batch request may create.
 const MAX_BATCH_JOBS: usize = 10_000;
@@ -125,11 +127,23 @@ fn check_options(options: &JobOptions) -> Result<(), Problem> {
 /// A validated message for one source of the caller's.
 fn message(
     s: &ApiState,
+    profile: Option<&ActiveProfile>,
     tenant: &str,
     source: &str,
     options: &JobOptions,
 ) -> Result<JobMessage, Problem> {
     s.sources.check(tenant, source)?;
+    if let Some(active) = profile
+        && !active.profile.allows_source(source)
+    {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{source} is not under the allowed source prefixes of the tenant's profile (v{})",
+                active.version
+            ),
+        ));
+    }
     JobMessage::new(tenant, source, options.clone())
         .map_err(|e| Problem::bad_request(e.to_string()))
 }
@@ -166,6 +180,7 @@ fn accepted(body: &impl Serialize, location: &str, replayed: bool) -> Response {
 pub async fn submit_job(
     State(s): State<ApiState>,
     caller: Caller,
+    audit: AuditSlot,
     headers: HeaderMap,
     req: Request,
 ) -> Result<Response, Problem> {
@@ -183,7 +198,14 @@ pub async fn submit_job(
     } else {
         let req = json_body::<JobRequest>(&s, content_type, req).await?;
         check_options(&req.options)?;
-        message(&s, &caller.tenant, &req.source, &req.options)?
+        let profile = super::profile::current(&s, &caller.tenant).await?;
+        message(
+            &s,
+            profile.as_deref(),
+            &caller.tenant,
+            &req.source,
+            &req.options,
+        )?
     };
     let mut replayed = false;
     if let Some(key) = idempotency_key(&headers)? {
@@ -205,6 +227,7 @@ pub async fn submit_job(
             replayed = true;
         }
     }
+    audit.target(msg.job_id.to_string());
     let job = submit_one(&s, &msg, None).await?;
     let location = job.status_url.clone();
     Ok(accepted(&job, &location, replayed))
@@ -240,6 +263,7 @@ async fn json_body<T: serde::de::DeserializeOwned>(
 pub async fn submit_batch(
     State(s): State<ApiState>,
     caller: Caller,
+    audit: AuditSlot,
     headers: HeaderMap,
     body: Result<Json<BatchRequest>, JsonRejection>,
 ) -> Result<Response, Problem> {
@@ -270,15 +294,17 @@ pub async fn submit_batch(
     let batch_id = key
         .as_deref()
         .map_or_else(Uuid::new_v4, |k| derived_id(&caller.tenant, k, "batch"));
+    audit.target(batch_id.to_string());
     check_options(&req.options)?;
     let options = JobOptions {
         batch_callback_url: req.callback_url.clone(),
         ..req.options
     };
     // Every source is checked before any job is created.
+    let profile = super::profile::current(&s, &caller.tenant).await?;
     let mut msgs = Vec::with_capacity(uris.len());
     for uri in &uris {
-        let mut msg = message(&s, &caller.tenant, uri, &options)?;
+        let mut msg = message(&s, profile.as_deref(), &caller.tenant, uri, &options)?;
         if key.is_some() {
             msg.job_id = Uuid::new_v5(&batch_id, uri.as_bytes());
         }

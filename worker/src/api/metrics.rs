@@ -32,6 +32,8 @@ pub struct ApiMetrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabel, Histogram>,
+    /// Audit records that could not be written (see audit.rs).
+    pub audit_write_failures: Counter,
 }
 
 impl ApiMetrics {
@@ -51,10 +53,17 @@ impl ApiMetrics {
             "Time to answer a request, by route",
             latency.clone(),
         );
+        let audit_write_failures = Counter::default();
+        registry.register(
+            "audit_write_failures",
+            "Audit records that could not be written (the calls were answered all the same)",
+            audit_write_failures.clone(),
+        );
         Arc::new(Self {
             registry,
             requests,
             latency,
+            audit_write_failures,
         })
     }
 

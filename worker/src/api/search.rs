@@ -12,12 +12,14 @@ use docfleet_pipeline::index::{Facets, Fusion, SearchMode};
 use serde::{Deserialize, Serialize};
 
 use super::ApiState;
+use super::audit::AuditSlot;
 use super::auth::Caller;
 use super::documents::check_doc_id;
 use super::index::index_problem;
 use super::problem::{Problem, rejection};
 use crate::app::IndexAccess;
 use crate::commands::search::{FilterSpec, HitView, filter, view};
+use crate::settings::DEFAULT_MODEL;
 
 const MAX_TOP_K: usize = 100;
 const MAX_QUERY_CHARS: usize = 4096;
@@ -78,9 +80,14 @@ pub struct SearchResults<'a> {
 pub async fn search(
     State(s): State<ApiState>,
     caller: Caller,
+    audit: AuditSlot,
     body: Result<Json<SearchRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let Json(req) = body.map_err(rejection)?;
+    // The audit record says how it searched, never what (the query may hold personal data).
+    audit.detail(
+        serde_json::json!({"mode": req.mode, "top_k": req.top_k.unwrap_or(10)}).to_string(),
+    );
     let query = req.query.trim().to_owned();
     if query.is_empty() || query.chars().count() > MAX_QUERY_CHARS {
         return Err(Problem::bad_request(format!(
@@ -112,12 +119,18 @@ pub async fn search(
         pages: f.pages.map(|p| (p.first, p.last)),
         tags: f.tags,
     };
+    // The tenant's model: its vectors live apart from every other model's.
+    let profile = super::profile::current(&s, &caller.tenant).await?;
+    let model = profile
+        .as_ref()
+        .and_then(|a| a.profile.model.clone())
+        .unwrap_or_else(|| DEFAULT_MODEL.to_owned());
     let filter = filter(caller.tenant, spec).map_err(|e| Problem::bad_request(e.0))?;
     // The query's vector, unless the mode does not use one.
     let vector = match req.mode {
         SearchMode::Keyword => Vec::new(),
         SearchMode::Dense | SearchMode::Hybrid => {
-            let embedder = s.embedder.get(&s.common).await?;
+            let embedder = s.embedder.get(&s.common, &model).await?;
             let text = query.clone();
             tokio::task::spawn_blocking(move || embedder.embed(&[&text]))
                 .await
@@ -126,7 +139,7 @@ pub async fn search(
                 .remove(0)
         }
     };
-    let index = s.index.open(IndexAccess::Read).await?;
+    let index = s.index.open(IndexAccess::Read, &model).await?;
     let request = docfleet_pipeline::search::SearchRequest {
         text: query.clone(),
         mode: req.mode,

@@ -178,7 +178,7 @@ pub async fn bench_run(
     let scratch = tempfile::tempdir()?;
     let mut common = common.clone();
     common.data_dir = scratch.path().to_owned();
-    let report = run_batch(&common, opts, &[dir], &Default::default(), false).await?;
+    let report = run_batch(&common, opts, None, &[dir], &Default::default(), false).await?;
     let secs = report.wall_secs.max(1e-9);
     let t = &report.lane_totals;
     println!(

@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod bench;
 pub mod enqueue;
 pub mod eval;
+pub mod gc;
 pub mod jobs;
 pub mod run;
 pub mod search;

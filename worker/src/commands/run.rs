@@ -7,11 +7,13 @@ use std::time::Instant;
 use anyhow::Result;
 use docfleet_pipeline::Result as PipelineResult;
 use docfleet_pipeline::artifacts::LaneTimings;
+use docfleet_pipeline::job::JobOptions;
 use docfleet_pipeline::process::{DocJob, Outcome, Processor};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::app;
+use crate::profile::ActiveProfile;
 use crate::progress::Progress;
 use crate::rss::peak_rss_bytes;
 use crate::settings::{CommonOpts, PipelineOpts};
@@ -99,11 +101,21 @@ impl RunReport {
 }
 
 async fn process_file(
+    allowed: bool,
     processor: Processor,
     tenant: String,
     file: SourceFile,
     tags: BTreeMap<String, String>,
 ) -> PipelineResult<Outcome> {
+    if !allowed {
+        return Err(docfleet_pipeline::Error::profile(
+            format!(
+                "{} is not under the tenant's allowed source prefixes",
+                file.uri()
+            ),
+            false,
+        ));
+    }
     let bytes = read_file_capped(&file.path, processor.max_file_bytes).await?;
     let job = DocJob {
         tenant,
@@ -120,13 +132,16 @@ async fn process_file(
 pub async fn run_batch(
     common: &CommonOpts,
     opts: &PipelineOpts,
+    profile: Option<&ActiveProfile>,
     paths: &[PathBuf],
     tags: &BTreeMap<String, String>,
     show_progress: bool,
 ) -> Result<RunReport> {
     let tenant = common.tenant()?.to_owned();
     let files = discover(paths)?;
-    let processor = app::build_processor(common, opts).await?;
+    let pipelines = app::build_pipelines(common, opts, None).await?;
+    let job = pipelines.for_job(&JobOptions::default(), profile).await?;
+    let processor = job.processor.clone();
     let lane_stats = processor.embed.stats();
     let started = Instant::now();
     let mut progress = Progress::new(files.len(), show_progress);
@@ -140,7 +155,9 @@ pub async fn run_batch(
     loop {
         while in_flight.len() < opts.concurrency.max(1) {
             let Some(file) = pending.next() else { break };
+            let allowed = profile.is_none_or(|a| a.profile.allows_source(&file.uri()));
             let task = process_file(
+                allowed,
                 processor.clone(),
                 tenant.clone(),
                 file.clone(),

@@ -1,12 +1,18 @@
 //! `docfleet tenants …` and `docfleet keys …`: tenants and their API keys in the job store.
+//! Creating a tenant, creating a key and revoking one are recorded in the audit trail (key id
+//! `cli`); a record that cannot be written fails the command after the change is made and shown.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use docfleet_jobstore::TenantStore;
+use docfleet_jobstore::{AuditOutcome, KeyRole};
 use docfleet_pipeline::artifacts::now_unix_millis;
 use docfleet_pipeline::job::validate_tenant;
 
 use crate::auth;
-use crate::cli::{KeysCommand, TenantsCommand};
+use crate::cli::{KeysCommand, ProfileCommand, TenantsCommand};
+use crate::commands::audit::record_cli;
 use crate::connect;
+use crate::profile::Profile;
 use crate::settings::{CommonOpts, KeyOpts, StoreOpts};
 
 fn now_ms() -> i64 {
@@ -25,10 +31,19 @@ pub async fn tenants(
             validate_tenant(&name)?;
             if t.create_tenant(&name, now_ms()).await? {
                 eprintln!("tenant {name} created");
+                record_cli(
+                    store.as_ref(),
+                    &name,
+                    "tenant.create",
+                    Some(&name),
+                    AuditOutcome::Ok,
+                )
+                .await?;
             } else {
                 eprintln!("tenant {name} exists already");
             }
         }
+        TenantsCommand::Profile { which } => profile(t, which).await?,
         TenantsCommand::List { json } => {
             let all = t.list_tenants().await?;
             if json {
@@ -45,6 +60,47 @@ pub async fn tenants(
     Ok(())
 }
 
+async fn profile(t: &dyn TenantStore, which: ProfileCommand) -> Result<()> {
+    match which {
+        ProfileCommand::Set { tenant, file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let profile = Profile::from_toml(&text)
+                .with_context(|| format!("{} is not a valid profile", file.display()))?;
+            let Some(version) = t
+                .put_profile(&tenant, &profile.to_json(), "cli", now_ms())
+                .await?
+            else {
+                bail!(
+                    "no tenant {tenant:?}: create it first with `docfleet tenants create {tenant}`"
+                );
+            };
+            eprintln!("profile v{version} of tenant {tenant} stored");
+        }
+        ProfileCommand::Show { tenant, json } => {
+            let Some(record) = t.profile(&tenant).await? else {
+                bail!("tenant {tenant:?} has no profile (the fleet's settings apply)");
+            };
+            let shown = Profile::from_json(&record.document)?.redacted();
+            if json {
+                let out = serde_json::json!({
+                    "tenant": tenant, "version": record.version,
+                    "created_at_ms": record.created_at_ms, "created_by": record.created_by,
+                    "profile": shown,
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!(
+                    "# tenant {tenant}, profile v{} (set by {})",
+                    record.version, record.created_by
+                );
+                println!("{}", serde_json::to_string_pretty(&shown)?);
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn keys(
     common: &CommonOpts,
     store_opts: &StoreOpts,
@@ -57,18 +113,34 @@ pub async fn keys(
         KeysCommand::Create {
             tenant,
             label,
+            admin,
             json,
         } => {
             let pepper = key_opts.pepper(common)?;
-            let key = auth::new_key(&pepper, &tenant, &label, now_ms());
+            let role = if admin {
+                KeyRole::Admin
+            } else {
+                KeyRole::Member
+            };
+            let key = auth::new_key(&pepper, &tenant, &label, role, now_ms());
             if !t.add_key(&key.record).await? {
                 bail!(
                     "no tenant {tenant:?}: create it first with `docfleet tenants create {tenant}`"
                 );
             }
+            // Shown below whatever happens: the key exists now.
+            let recorded = record_cli(
+                store.as_ref(),
+                &tenant,
+                "key.create",
+                Some(&key.record.key_id),
+                AuditOutcome::Ok,
+            )
+            .await;
             if json {
                 let out = serde_json::json!({
                     "key": key.token, "key_id": key.record.key_id, "tenant": tenant,
+                    "role": role,
                 });
                 println!("{out}");
             } else {
@@ -78,25 +150,54 @@ pub async fn keys(
                     key.record.key_id
                 );
             }
+            recorded?;
         }
         KeysCommand::List { of_tenant, json } => {
             let all = t.list_keys(of_tenant.as_deref()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
-                println!("{:<14} {:<24} {:<8} LABEL", "KEY ID", "TENANT", "STATE");
+                println!(
+                    "{:<14} {:<24} {:<8} {:<7} LABEL",
+                    "KEY ID", "TENANT", "STATE", "ROLE"
+                );
                 for k in &all {
                     let state = if k.revoked_at_ms.is_some() {
                         "revoked"
                     } else {
                         "active"
                     };
-                    println!("{:<14} {:<24} {:<8} {}", k.key_id, k.tenant, state, k.label);
+                    println!(
+                        "{:<14} {:<24} {:<8} {:<7} {}",
+                        k.key_id,
+                        k.tenant,
+                        state,
+                        k.role.as_str(),
+                        k.label
+                    );
                 }
             }
         }
         KeysCommand::Revoke { key_id } => {
-            if !t.revoke_key(&key_id, now_ms()).await? {
+            // Recorded under the key's tenant; a key that does not exist has none.
+            let Some(key) = t.key(&key_id).await? else {
+                bail!("no active key {key_id:?}");
+            };
+            let revoked = t.revoke_key(&key_id, now_ms()).await?;
+            let outcome = if revoked {
+                AuditOutcome::Ok
+            } else {
+                AuditOutcome::Error
+            };
+            record_cli(
+                store.as_ref(),
+                &key.tenant,
+                "key.revoke",
+                Some(&key_id),
+                outcome,
+            )
+            .await?;
+            if !revoked {
                 bail!("no active key {key_id:?}");
             }
             eprintln!("key {key_id} revoked");

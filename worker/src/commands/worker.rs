@@ -15,6 +15,7 @@ use crate::fleet::ops::{self, OpsState};
 use crate::fleet::retry::RetryPolicy;
 use crate::fleet::webhooks::Webhooks;
 use crate::fleet::{JobContext, LoopOptions, cancel_on_signal, run_loop};
+use crate::profile::ProfileCache;
 use crate::settings::{CommonOpts, PipelineOpts, QueueOpts, StoreOpts, WorkerOpts};
 
 /// `<hostname>-<pid>`: unique per process, recognisable in `docfleet jobs` and the broker UI.
@@ -95,6 +96,10 @@ pub async fn worker(
         retry,
         doc_locks: DocLocks::default(),
         webhooks,
+        profiles: Arc::new(ProfileCache::new(
+            store.clone(),
+            Duration::from_secs(common.profile_ttl_secs),
+        )),
     });
     let loop_opts = LoopOptions {
         concurrency: pipeline.concurrency,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use docfleet_jobstore::{JobOutcome, JobState, JobStore, LockHolder, StartOutcome};
 use docfleet_pipeline::job::JobMessage;
-use docfleet_pipeline::process::{DocJob, Outcome, Processor};
+use docfleet_pipeline::process::{DocJob, Outcome};
 use docfleet_pipeline::source::SourceUri;
 use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
 use docfleet_queue::{Delivery, JobQueue};
@@ -21,7 +21,8 @@ use super::fleet_lock::{FleetLock, Take, defer_delay};
 use super::metrics::{DeadLetterReason, JobOutcomeLabel, Metrics};
 use super::retry::{RetryPolicy, durably};
 use super::webhooks::{Event, JobEvent, Webhooks};
-use crate::app::Pipelines;
+use crate::app::{JobPipeline, Pipelines};
+use crate::profile::{ActiveProfile, ProfileCache};
 
 /// What every job needs; shared by all in-flight jobs.
 pub struct JobContext {
@@ -35,6 +36,8 @@ pub struct JobContext {
     pub retry: RetryPolicy,
     pub doc_locks: DocLocks,
     pub webhooks: Arc<Webhooks>,
+    /// Tenant profiles, read per job (cached for a short TTL).
+    pub profiles: Arc<ProfileCache>,
 }
 
 fn store_retryable(e: &docfleet_jobstore::Error) -> bool {
@@ -210,8 +213,8 @@ impl JobContext {
         msg: &JobMessage,
         cancel: &CancellationToken,
     ) -> Run {
-        let processor = match self.pipelines.for_options(&msg.options) {
-            Ok(processor) => processor,
+        let pipeline = match self.pipeline(msg).await {
+            Ok(pipeline) => pipeline,
             Err(e) => return Run::Done(Err(e)),
         };
         let key = format!("{}\0{}", msg.tenant, msg.source);
@@ -234,7 +237,7 @@ impl JobContext {
             Ok(Err(e)) => return Run::DocumentLockUnavailable(e),
             Err(stop) => return stop.into(),
         };
-        let work = self.process(msg, processor);
+        let work = self.process(msg, &pipeline);
         let run = match self.with_heartbeat(d, msg, cancel, Some(&lock), work).await {
             Ok(result) => Run::Done(result),
             Err(stop) => stop.into(),
@@ -283,7 +286,37 @@ impl JobContext {
         }
     }
 
-    async fn process(&self, msg: &JobMessage, processor: Processor) -> PipelineResult<Outcome> {
+    /// The job's processor, from its tenant's current profile (checked against the source).
+    async fn pipeline(&self, msg: &JobMessage) -> PipelineResult<JobPipeline> {
+        let profile = self.profile(&msg.tenant).await?;
+        if let Some(active) = &profile
+            && !active.profile.allows_source(&msg.source)
+            && !self.pipelines.is_upload_of(&msg.tenant, &msg.source)
+        {
+            return Err(PipelineError::profile(
+                format!(
+                    "{} is not under the tenant's allowed source prefixes (profile v{})",
+                    msg.source, active.version
+                ),
+                false,
+            ));
+        }
+        self.pipelines
+            .for_job(&msg.options, profile.as_deref())
+            .await
+    }
+
+    /// The tenant's profile; a store failure is retryable (never "no profile").
+    async fn profile(&self, tenant: &str) -> PipelineResult<Option<Arc<ActiveProfile>>> {
+        self.profiles
+            .get(tenant)
+            .await
+            .map_err(|e| PipelineError::profile(format!("{e:#}"), true))
+    }
+
+    async fn process(&self, msg: &JobMessage, pipeline: &JobPipeline) -> PipelineResult<Outcome> {
+        let processor = &pipeline.processor;
+        debug!(model = %pipeline.model.name, "processing");
         // Validated with the message: it parses.
         let source = SourceUri::parse(&msg.source).ok_or_else(|| {
             PipelineError::SourceNotFound(format!("{}: unsupported source", msg.source))
@@ -303,9 +336,10 @@ impl JobContext {
         processor.process(job).await
     }
 
-    /// After a final verdict: tells the job's `callback_url`, and its batch's when this was the
+    /// After a final verdict: tells the job's `callback_url` (else its tenant profile's webhook,
+    /// signed with the profile's secret when it has one), and its batch's when this was the
     /// batch's last job, in the background.
-    fn callback(
+    async fn callback(
         &self,
         msg: &JobMessage,
         event: &'static str,
@@ -320,11 +354,21 @@ impl JobContext {
                 msg.job_id,
             );
         }
-        let Some(url) = &msg.options.callback_url else {
+        // A profile that cannot be read now only loses its webhook's signature override, not the
+        // callback the job asked for.
+        let profile = self.profiles.get(&msg.tenant).await.ok().flatten();
+        let hook = profile.as_ref().map(|a| &a.profile.webhook);
+        let Some(url) = msg
+            .options
+            .callback_url
+            .as_ref()
+            .or(hook.and_then(|h| h.url.as_ref()))
+        else {
             return;
         };
         self.webhooks.notify(
             url.clone(),
+            hook.and_then(|h| h.secret.as_deref()),
             Event::Job(JobEvent {
                 event,
                 job_id: msg.job_id,
@@ -362,6 +406,8 @@ impl JobContext {
             artifacts: manifest
                 .all_artifact_keys()
                 .unwrap_or_else(|_| manifest.artifacts.clone()),
+            profile_version: manifest.profile_version,
+            pii_counts: manifest.pii.as_ref().map(|p| p.counts.clone()),
         };
         match durably(
             || self.store.succeed(job_id, &self.worker_id, &record),
@@ -373,7 +419,8 @@ impl JobContext {
                 info!(doc_id = %manifest.doc_id, chunks = manifest.chunks,
                       outcome = ?label, "job succeeded");
                 let counts = (manifest.chunks, manifest.points);
-                self.callback(msg, "job.succeeded", Some(counts), None);
+                self.callback(msg, "job.succeeded", Some(counts), None)
+                    .await;
             }
             Ok(false) => warn!("job row no longer ours (lease taken over); the work stands"),
             Err(e) => {
@@ -430,7 +477,7 @@ impl JobContext {
             warn!(%reason, retryable = !permanent, "job failed for good: dead-lettering");
             tracing::Span::current()
                 .set_status(opentelemetry::trace::Status::error(reason.clone()));
-            self.callback(msg, "job.dead", None, Some(&reason));
+            self.callback(msg, "job.dead", None, Some(&reason)).await;
             self.settle("dead_letter", self.queue.dead_letter(d, &reason).await);
             self.metrics.dead_lettered(if permanent {
                 DeadLetterReason::Permanent
@@ -511,6 +558,7 @@ mod tests {
         let lease = Duration::from_secs(60);
         Arc::new(JobContext {
             queue: Arc::new(JobTableQueue::new(store.clone(), "w", lease, lease)),
+            profiles: Arc::new(ProfileCache::new(store.clone(), Duration::ZERO)),
             store,
             pipelines: crate::app::build_pipelines(&cli.common, pipeline, None)
                 .await

@@ -173,12 +173,15 @@ impl Webhooks {
         }))
     }
 
-    /// Sends the event in the background, as a child span of the caller's (the job's).
-    pub fn notify(self: &Arc<Self>, url: String, event: Event) {
+    /// Sends the event in the background, as a child span of the caller's (the job's), signed
+    /// with `secret` (a tenant profile's) or else the fleet's.
+    pub fn notify(self: &Arc<Self>, url: String, secret: Option<&str>, event: Event) {
         let this = self.clone();
         let span = delivery_span(&event);
-        self.tasks
-            .spawn(async move { this.deliver(&url, &event).await }.instrument(span));
+        let secret = secret.map(|s| s.as_bytes().to_vec());
+        self.tasks.spawn(
+            async move { this.deliver(&url, secret.as_deref(), &event).await }.instrument(span),
+        );
     }
 
     /// After the final verdict of a job of a batch (recorded in `store`): in the background,
@@ -197,7 +200,7 @@ impl Webhooks {
                 Ok(Some(event)) => {
                     let event = Event::Batch(event);
                     let span = parent.in_scope(|| delivery_span(&event));
-                    this.deliver(&url, &event).instrument(span).await;
+                    this.deliver(&url, None, &event).instrument(span).await;
                 }
                 Ok(None) => {}
                 Err(e) => warn!(error = %e, %job_id, "could not read the batch's progress; no batch callback"),
@@ -227,7 +230,7 @@ impl Webhooks {
         }
     }
 
-    async fn deliver(&self, url: &str, event: &Event) {
+    async fn deliver(&self, url: &str, secret: Option<&[u8]>, event: &Event) {
         let Ok(_slot) = self.limit.acquire().await else {
             return;
         };
@@ -239,7 +242,7 @@ impl Webhooks {
         let subject = event.subject();
         for attempt in 1..=self.max_attempts {
             tracing::Span::current().record("attempts", attempt);
-            match self.send(url, &delivery, &body).await {
+            match self.send(url, secret, &delivery, &body).await {
                 Sent::Done => {
                     return info!(%subject, attempt, "webhook delivered");
                 }
@@ -257,7 +260,7 @@ impl Webhooks {
         }
     }
 
-    async fn send(&self, url: &str, delivery: &str, body: &[u8]) -> Sent {
+    async fn send(&self, url: &str, secret: Option<&[u8]>, delivery: &str, body: &[u8]) -> Sent {
         let mut req = self
             .client
             .post(url)
@@ -268,7 +271,7 @@ impl Webhooks {
         for (name, value) in crate::telemetry::current_context().pairs() {
             req = req.header(name, value);
         }
-        if let Some(secret) = &self.secret {
+        if let Some(secret) = secret.or(self.secret.as_deref()) {
             let ts = docfleet_pipeline::artifacts::now_unix_secs();
             req = req.header("docfleet-signature", signature(secret, ts, body));
         }

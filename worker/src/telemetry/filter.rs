@@ -12,6 +12,33 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+/// Crates that parse documents and log what they read (html5ever's debug events carry the
+/// text): their events below info are never recorded, whatever `DOCFLEET_LOG` says, so a debug
+/// log holds no document content (and no PII a profile redacts).
+const DOCUMENT_READERS: &[&str] = &[
+    "html5ever",
+    "markup5ever",
+    "xml5ever",
+    "html2text",
+    "quick_xml",
+    "calamine",
+    "mail_parser",
+    "zip",
+    "cfb",
+    "pdfium_render",
+    "tokenizers",
+];
+
+/// An event of a document reader below info.
+fn document_content(meta: &Metadata<'_>) -> bool {
+    *meta.level() > Level::INFO
+        && DOCUMENT_READERS.iter().any(|c| {
+            meta.target()
+                .strip_prefix(c)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+        })
+}
+
 /// docfleet's spans at info and up.
 fn our_span(meta: &Metadata<'_>) -> bool {
     meta.is_span() && meta.target().starts_with("docfleet") && *meta.level() <= Level::INFO
@@ -23,7 +50,9 @@ pub struct Recorded {
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorded {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
-        if our_span(meta) {
+        if document_content(meta) {
+            Interest::never()
+        } else if our_span(meta) {
             Interest::always()
         } else {
             Layer::<S>::register_callsite(&self.env, meta)
@@ -31,7 +60,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorded {
     }
 
     fn enabled(&self, meta: &Metadata<'_>, cx: Context<'_, S>) -> bool {
-        our_span(meta) || Layer::<S>::enabled(&self.env, meta, cx)
+        !document_content(meta) && (our_span(meta) || Layer::<S>::enabled(&self.env, meta, cx))
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
@@ -63,6 +92,18 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn document_readers_never_log_below_info() {
+        let debug = tracing::debug_span!(target: "html5ever::tree_builder", "x");
+        assert!(document_content(debug.metadata().unwrap()));
+        let info = tracing::info_span!(target: "html5ever", "x");
+        assert!(!document_content(info.metadata().unwrap()));
+        let ours = tracing::debug_span!(target: "docfleet_pipeline::extract", "x");
+        assert!(!document_content(ours.metadata().unwrap()));
+        let other = tracing::debug_span!(target: "zipper", "x");
+        assert!(!document_content(other.metadata().unwrap()));
+    }
 
     #[test]
     fn only_docfleets_info_spans_bypass_the_log_level() {

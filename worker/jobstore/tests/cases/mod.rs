@@ -1,12 +1,14 @@
 //! The cases of the suite; each gets a fresh database.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
 mod document_locks;
 mod lease_next;
 mod listing;
 mod tenants;
 mod transitions;
 
+pub use audit::*;
 pub use document_locks::*;
 pub use lease_next::*;
 pub use listing::*;

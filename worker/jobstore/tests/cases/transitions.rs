@@ -26,6 +26,8 @@ fn outcome(points: u64) -> JobOutcome {
             "t/doc/sha/text.json".into(),
             "t/doc/sha/chunks.jsonl".into(),
         ],
+        profile_version: Some(4),
+        pii_counts: Some([("email".to_owned(), 2)].into()),
     }
 }
 
@@ -77,6 +79,8 @@ pub async fn start_then_succeed(ctx: Ctx) {
     );
     assert_eq!(job.timings, Some(outcome(7).timings));
     assert_eq!(job.artifacts, Some(outcome(7).artifacts));
+    assert_eq!(job.profile_version, Some(4));
+    assert_eq!(job.pii_counts, outcome(7).pii_counts);
     assert!(job.finished_at_ms.is_some());
     assert_eq!(job.error, None);
 }

@@ -1,14 +1,19 @@
 //! Builds the pipeline from the options: model, PDFium, chunker, index and object store; and
 //! serves `docfleet extract-worker`, the extractor child process.
 
+mod models;
+mod pipelines;
+
+pub use models::ModelSet;
+pub use pipelines::{JobPipeline, Pipelines};
+
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use docfleet_models::{BertEmbedder, Embedder};
-use docfleet_pipeline::chunk::{Chunker, ChunkerConfig, TokenChunker};
-use docfleet_pipeline::embed_lane::{EmbedCallObserver, EmbedLane};
+use docfleet_models::BertEmbedder;
+use docfleet_pipeline::embed_lane::EmbedCallObserver;
 use docfleet_pipeline::extract::{
     DocumentExtractor, ExtractOptions, Extractor, ExtractorCommand, OCR_CHILD_ENV, PdfExtractor,
     ProcessPoolExtractor, serve_extraction,
@@ -23,11 +28,8 @@ use docfleet_pipeline::store::ObjectStore;
 use docfleet_pipeline::store::local::LocalStore;
 use docfleet_pipeline::store::s3::config::parse_store_url;
 use docfleet_pipeline::store::s3::{S3Client, S3Store};
-use docfleet_pipeline::version;
-use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
-use tokenizers::Tokenizer;
 
-use crate::settings::{CommonOpts, PipelineOpts, QdrantTenancy};
+use crate::settings::{CommonOpts, DEFAULT_MODEL, PipelineOpts, QdrantTenancy};
 
 /// Texts merged into one model call from concurrent documents.
 const MAX_TEXTS_PER_EMBED_CALL: usize = 512;
@@ -39,131 +41,34 @@ pub fn load_embedder(common: &CommonOpts, batch_tokens: usize) -> Result<Arc<Ber
     Ok(Arc::new(embedder))
 }
 
+/// The processor of the default model and the fleet's settings (`docfleet run`, `eval`).
 pub async fn build_processor(common: &CommonOpts, opts: &PipelineOpts) -> Result<Processor> {
-    Ok(build_pipelines(common, opts, None).await?.default)
+    let pipelines = build_pipelines(common, opts, None).await?;
+    Ok(pipelines
+        .for_job(&JobOptions::default(), None)
+        .await?
+        .processor)
 }
 
-/// The processor for the worker's settings, and those for jobs that ask for other chunk
-/// settings: they share everything (extractors, embed lane, index, store) but the chunker, and
-/// their pipeline version differs, so a document chunked differently is a new version.
-pub struct Pipelines {
-    pub default: Processor,
-    /// Reads job sources (file://, s3://).
-    pub sources: SourceReader,
-    default_chunking: ChunkerConfig,
-    chunking: Chunking,
-    by_chunking: Mutex<HashMap<(usize, usize), Processor>>,
-}
-
-/// What it takes to make a chunker and name its pipeline version.
-struct Chunking {
-    /// What else changes the extracted text: the OCR settings' [`version_tag`].
-    ///
-    /// [`version_tag`]: docfleet_pipeline::extract::OcrSettings::version_tag
-    extract_tag: String,
-    /// The embedder's own tokenizer: chunks count exactly the model's tokens.
-    tokenizer: Tokenizer,
-    model_id: String,
-    model_fingerprint: String,
-    model_max_tokens: usize,
-}
-
-impl Chunking {
-    /// A chunker for `config` and the pipeline version that goes with it.
-    fn make(&self, config: ChunkerConfig) -> PipelineResult<(Arc<dyn Chunker>, String)> {
-        if config.max_tokens > self.model_max_tokens {
-            return Err(PipelineError::Chunking(format!(
-                "chunk_max_tokens {} is over the model's limit of {} tokens",
-                config.max_tokens, self.model_max_tokens
-            )));
-        }
-        let chunker = TokenChunker::new(self.tokenizer.clone(), config)?;
-        let version = version::pipeline_version(
-            &self.model_id,
-            &self.model_fingerprint,
-            &format!("{}-{}", chunker.settings_fingerprint(), self.extract_tag),
-        );
-        Ok((Arc::new(chunker), version))
-    }
-}
-
-impl Pipelines {
-    /// The processor for a job's options; an impossible chunk setting is the job's (permanent)
-    /// error.
-    pub fn for_options(&self, options: &JobOptions) -> PipelineResult<Processor> {
-        let config = ChunkerConfig {
-            max_tokens: options
-                .chunk_max_tokens
-                .unwrap_or(self.default_chunking.max_tokens),
-            overlap_tokens: options
-                .chunk_overlap_tokens
-                .unwrap_or(self.default_chunking.overlap_tokens),
-        };
-        if config == self.default_chunking {
-            return Ok(self.default.clone());
-        }
-        let key = (config.max_tokens, config.overlap_tokens);
-        let mut cache = self
-            .by_chunking
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(p) = cache.get(&key) {
-            return Ok(p.clone());
-        }
-        let (chunker, pipeline_version) = self.chunking.make(config)?;
-        let p = Processor {
-            chunker,
-            pipeline_version,
-            ..self.default.clone()
-        };
-        cache.insert(key, p.clone());
-        Ok(p)
-    }
-}
-
-/// Everything the pipeline needs, with the embed lane reporting its calls to `observer`.
+/// Everything the pipeline needs, with the embed lanes reporting their calls to `observer`.
+/// The default model is loaded now (so a missing model is a start-up error); others on first use.
 pub async fn build_pipelines(
     common: &CommonOpts,
     opts: &PipelineOpts,
     observer: Option<Arc<dyn EmbedCallObserver>>,
 ) -> Result<Pipelines> {
-    let model_dir = common.model_dir();
-    let embedder = load_embedder(common, opts.embed_batch_tokens)?;
-    let chunking = Chunking {
-        extract_tag: opts.ocr.settings().version_tag(),
-        tokenizer: embedder.tokenizer().clone(),
-        model_id: embedder.model_id().to_owned(),
-        model_fingerprint: version::model_fingerprint(&model_dir)
-            .with_context(|| format!("reading the model folder {}", model_dir.display()))?,
-        model_max_tokens: embedder.max_tokens(),
-    };
-    let default_chunking = ChunkerConfig {
-        max_tokens: opts.chunk_max_tokens,
-        overlap_tokens: opts.chunk_overlap_tokens,
-    };
-    let (chunker, pipeline_version) = chunking.make(default_chunking.clone())?;
-
-    let extractor = build_extractor(common, opts)?;
-    let index = open_index(common, IndexAccess::Write)?;
-    index.ensure_collection(embedder.dims()).await?;
-
-    let default = Processor {
-        extractor,
-        chunker,
-        model_id: embedder.model_id().to_owned(),
-        dims: embedder.dims(),
-        embed: EmbedLane::start_observed(embedder, MAX_TEXTS_PER_EMBED_CALL, observer),
-        index,
-        store: build_object_store(common).await?,
-        pipeline_version,
-        max_file_bytes: opts.max_file_bytes,
-    };
+    let models = ModelSet::new(common, opts.embed_batch_tokens, observer);
+    models
+        .get(DEFAULT_MODEL)
+        .await
+        .with_context(|| format!("loading the model from {}", common.model_dir().display()))?;
     Ok(Pipelines {
-        default,
         sources: SourceReader::new(common.storage.s3_config()),
-        default_chunking,
-        chunking,
-        by_chunking: Mutex::new(HashMap::new()),
+        extractor: build_extractor(common, opts)?,
+        store: build_object_store(common).await?,
+        opts: opts.clone(),
+        models,
+        pii_scanners: std::sync::Mutex::new(HashMap::new()),
     })
 }
 
@@ -183,7 +88,7 @@ pub fn open_index(common: &CommonOpts, access: IndexAccess) -> Result<Arc<dyn Ve
         let cfg = QdrantConfig {
             url: url.clone(),
             api_key: opts.qdrant_api_key.clone(),
-            collection: opts.qdrant_collection.clone(),
+            collection: common.qdrant_collection(),
             tenancy: match opts.qdrant_tenancy {
                 QdrantTenancy::Shared => Tenancy::Shared,
                 QdrantTenancy::PerTenant => Tenancy::PerTenant,
