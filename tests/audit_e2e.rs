@@ -457,6 +457,51 @@ fn audit_trail(kind: Kind) {
     assert_eq!(last["outcome"], "ok");
     assert!(uuid::Uuid::parse_str(last["request_id"].as_str().unwrap()).is_ok());
     assert_eq!(last["status"], Value::Null);
+
+    // A profile change (PUT /v1/profile, audited by route), and a member key's refused one.
+    let set = send(
+        &api,
+        "PUT",
+        "/v1/profile",
+        Some(&admin),
+        Some(&json!({})),
+        &[],
+    );
+    assert_eq!(set.status, 200, "{}", set.body);
+    let version = set.json()["version"].as_i64().unwrap();
+    let denied = send(
+        &api,
+        "PUT",
+        "/v1/profile",
+        Some(&member_2(&fleet)),
+        Some(&json!({})),
+        &[],
+    );
+    denied.assert_problem(403);
+    let sets = api.get("/v1/audit?action=profile.set", &admin).json();
+    let sets = sets["records"].as_array().unwrap();
+    assert_eq!(sets.len(), 2, "{sets:?}");
+    assert_eq!(
+        (sets[0]["outcome"].as_str(), sets[0]["status"].as_u64()),
+        (Some("denied"), Some(403))
+    );
+    assert_eq!(sets[0]["request_id"], request_id(&denied).as_str());
+    assert_record(
+        &sets[1],
+        (
+            "profile.set",
+            a,
+            Some(format!("profile v{version}").as_str()),
+            "ok",
+            200,
+            &request_id(&set),
+        ),
+    );
+}
+
+/// Another member key of acme (the first one is revoked by now).
+fn member_2(fleet: &Fleet) -> String {
+    cli(fleet, &["keys", "create", "acme", "--label", "member 2"])
 }
 
 #[test]

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::api::{cli, start_api};
 use support::fleet::{Fleet, Kind};
 use support::*;
 
@@ -252,6 +253,26 @@ fn each_model_has_its_own_index_and_the_budget_unloads_idle_models() {
         .map(|t| t["tenant"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(tenants, ["alpha"], "default index: {tenants:?}");
+
+    // The API searches the caller's tenant's model's index too.
+    let beta_key = cli(&fleet, &["keys", "create", "beta"]);
+    let api = start_api(&fleet, "api", &[("DOCFLEET_MODELS", models.as_str())]);
+    let found = api.post(
+        "/v1/search",
+        &beta_key,
+        &serde_json::json!({"query": "high and low water", "top_k": 3}),
+        &[],
+    );
+    assert_eq!(found.status, 200, "{}", found.body);
+    let results = found.json()["results"].as_array().unwrap().clone();
+    assert!(!results.is_empty(), "{}", found.body);
+    assert!(
+        results
+            .iter()
+            .all(|h| h["source"].as_str().unwrap().ends_with("ocean-tides.html")),
+        "{}",
+        found.body
+    );
 }
 
 #[test]
@@ -344,4 +365,135 @@ fn gc_removes_documents_past_their_tenants_retention() {
             .unwrap()
             .ends_with("honeybee-swarms.txt")
     }));
+}
+
+#[test]
+fn the_profile_api_is_for_admin_keys_of_the_same_tenant() {
+    let fleet = Fleet::new(Kind::LocalSqlite, "profile-api");
+    cli(&fleet, &["tenants", "create", "acme"]);
+    cli(&fleet, &["tenants", "create", "globex"]);
+    let member = cli(&fleet, &["keys", "create", "acme"]);
+    let admin = cli(&fleet, &["keys", "create", "acme", "--admin"]);
+    let b_admin = cli(&fleet, &["keys", "create", "globex", "--admin"]);
+    let api = start_api(&fleet, "api", &[("DOCFLEET_PROFILE_TTL_SECS", "0")]);
+    let put = |key: &str, body: &str, ctype: &str| {
+        api.call(
+            "PUT",
+            "/v1/profile",
+            Some(key),
+            None,
+            &[&format!("content-type: {ctype}"), "--data-binary", body],
+        )
+    };
+
+    api.get("/v1/profile", &admin).assert_problem(404);
+    api.get("/v1/profile", &member).assert_problem(403);
+    put(&member, "{}", "application/json").assert_problem(403);
+    let bad = put(
+        &admin,
+        r#"{"chunk":{"max_tokens":100,"colour":1}}"#,
+        "application/json",
+    );
+    bad.assert_problem(422);
+    assert!(bad.body.contains("colour"), "{}", bad.body);
+    put(&admin, r#"{"model":"nope"}"#, "application/json").assert_problem(422);
+
+    let toml = "[sources]\nallowed_prefixes = [\"s3://inbox/acme/\"]\n[webhook]\nsecret = \"acme-secret-0123456789\"\n";
+    let stored = put(&admin, toml, "application/toml");
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    assert_eq!(stored.json()["version"], 1);
+    let shown = api.get("/v1/profile", &admin);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let shown = shown.json();
+    assert_eq!(shown["version"], 1);
+    assert_eq!(shown["created_by"], format!("key:{}", &admin[4..16]));
+    assert_eq!(shown["profile"]["webhook"]["secret"], "***");
+
+    // Tenant B: neither sees nor changes A's profile.
+    api.get("/v1/profile", &b_admin).assert_problem(404);
+    let b = put(
+        &b_admin,
+        r#"{"chunk":{"max_tokens":99}}"#,
+        "application/json",
+    );
+    assert_eq!(b.json()["version"], 1, "globex's own first version");
+    let a = api.get("/v1/profile", &admin).json();
+    assert_eq!(a["version"], 1);
+    assert!(a["profile"].get("chunk").is_none(), "A unchanged: {a:#}");
+
+    // Submits outside the prefixes are refused at the door, inside accepted.
+    let refused = api.post(
+        "/v1/jobs",
+        &member,
+        &serde_json::json!({"source": "s3://inbox/globex/a.pdf"}),
+        &[],
+    );
+    refused.assert_problem(403);
+    assert!(
+        refused.body.contains("allowed source prefixes"),
+        "{}",
+        refused.body
+    );
+    let accepted = api.post(
+        "/v1/jobs",
+        &member,
+        &serde_json::json!({"source": "s3://inbox/acme/a.pdf"}),
+        &[],
+    );
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+}
+
+#[test]
+fn a_profile_webhook_is_signed_with_the_tenants_secret_and_ocr_follows_the_profile() {
+    let fleet = Fleet::new(Kind::LocalSqlite, "profile-hook");
+    let (url, hooks) = support::receiver::start(0);
+    cli(&fleet, &["tenants", "create", "acme"]);
+    let secret = "acme-hook-secret-0123";
+    ok(set_profile(
+        &fleet,
+        "acme",
+        &format!("[webhook]\nurl = \"{url}/hook\"\nsecret = \"{secret}\"\n[ocr]\nmode = \"off\"\n"),
+    ));
+    let text = enqueue_as(&fleet, "acme", &fixtures().join("docs/honeybee-swarms.txt"));
+    let image = enqueue_as(&fleet, "acme", &fixtures().join("ocr/receipt.png"));
+    let w = fleet.run_worker_until_idle("w1");
+    assert_eq!(fleet.job(&text)["state"], "succeeded", "{}", w.log_text());
+    let dead = fleet.job(&image);
+    assert_eq!(
+        dead["state"], "dead",
+        "OCR is off for this tenant: {dead:#}"
+    );
+    assert!(
+        dead["error"].as_str().unwrap().contains("receipt.png"),
+        "{dead:#}"
+    );
+    let mut events = Vec::new();
+    for _ in 0..2 {
+        let h = hooks
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a webhook");
+        assert_eq!(h.path, "/hook");
+        let sig = h.header("docfleet-signature").expect("signed");
+        let (t, v1) = sig
+            .strip_prefix("t=")
+            .and_then(|r| r.split_once(",v1="))
+            .unwrap();
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import hmac,hashlib,sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())",
+                secret,
+                &format!("{t}.{}", h.text()),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            v1,
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "the tenant's secret signs"
+        );
+        events.push(serde_json::from_slice::<Value>(&h.body).unwrap()["event"].clone());
+    }
+    events.sort_by_key(|e| e.to_string());
+    assert_eq!(events, ["job.dead", "job.succeeded"]);
 }

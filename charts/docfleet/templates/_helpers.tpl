@@ -195,6 +195,23 @@ secretKeyRef:
 {{- end }}
 - name: DOCFLEET_MODEL_DIR
   value: {{ .Values.model.dir | quote }}
+{{- with .Values.model.extra }}
+- name: DOCFLEET_MODELS
+  value: {{ include "docfleet.modelList" . | quote }}
+{{- end }}
+- name: DOCFLEET_MODEL_MEMORY_BUDGET_BYTES
+  value: {{ .Values.model.memoryBudgetBytes | int64 | quote }}
+- name: DOCFLEET_PROFILE_TTL_SECS
+  value: {{ .Values.profiles.ttlSecs | int64 | quote }}
+{{- end }}
+
+{{/* `name=folder,…` of model.extra, for DOCFLEET_MODELS. */}}
+{{- define "docfleet.modelList" -}}
+{{- $pairs := list -}}
+{{- range $name, $dir := . -}}
+{{- $pairs = append $pairs (printf "%s=%s" $name $dir) -}}
+{{- end -}}
+{{- join "," $pairs -}}
 {{- end }}
 
 {{/* Volumes every pod mounts: scratch for the read-only root, and the model volume if any. */}}

@@ -75,6 +75,10 @@ impl Pipelines {
             _ => None,
         };
         let mut pipeline_version = format!("{model_tag}-{}", extract_options.ocr.version_tag());
+        if let Some(stage) = &pii {
+            // New detector code (BUILTIN_VERSION) re-processes too, not only a new profile.
+            pipeline_version.push_str(&format!("-pii{}", stage.scanner.fingerprint()));
+        }
         if let Some(a) = profile {
             // Any profile change re-processes the tenant's documents on their next run.
             pipeline_version.push_str(&format!("-prof{}", a.version));

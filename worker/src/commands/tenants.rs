@@ -1,10 +1,9 @@
 //! `docfleet tenants …` and `docfleet keys …`: tenants and their API keys in the job store.
-//! Creating a tenant, creating a key and revoking one are recorded in the audit trail (key id
+//! Creating a tenant, creating a key, revoking one and setting a profile are recorded in the audit trail (key id
 //! `cli`); a record that cannot be written fails the command after the change is made and shown.
 
 use anyhow::{Context, Result, bail};
-use docfleet_jobstore::TenantStore;
-use docfleet_jobstore::{AuditOutcome, KeyRole};
+use docfleet_jobstore::{AuditOutcome, JobStore, KeyRole};
 use docfleet_pipeline::artifacts::now_unix_millis;
 use docfleet_pipeline::job::validate_tenant;
 
@@ -43,7 +42,7 @@ pub async fn tenants(
                 eprintln!("tenant {name} exists already");
             }
         }
-        TenantsCommand::Profile { which } => profile(t, which).await?,
+        TenantsCommand::Profile { which } => profile(store.as_ref(), which).await?,
         TenantsCommand::List { json } => {
             let all = t.list_tenants().await?;
             if json {
@@ -60,7 +59,9 @@ pub async fn tenants(
     Ok(())
 }
 
-async fn profile(t: &dyn TenantStore, which: ProfileCommand) -> Result<()> {
+/// `tenants profile set` is recorded in the audit trail (`profile.set`, key id `cli`).
+async fn profile(store: &dyn JobStore, which: ProfileCommand) -> Result<()> {
+    let t = store.tenants();
     match which {
         ProfileCommand::Set { tenant, file } => {
             let text = std::fs::read_to_string(&file)
@@ -76,6 +77,15 @@ async fn profile(t: &dyn TenantStore, which: ProfileCommand) -> Result<()> {
                 );
             };
             eprintln!("profile v{version} of tenant {tenant} stored");
+            let target = format!("profile v{version}");
+            record_cli(
+                store,
+                &tenant,
+                "profile.set",
+                Some(&target),
+                AuditOutcome::Ok,
+            )
+            .await?;
         }
         ProfileCommand::Show { tenant, json } => {
             let Some(record) = t.profile(&tenant).await? else {

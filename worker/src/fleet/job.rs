@@ -213,9 +213,14 @@ impl JobContext {
         msg: &JobMessage,
         cancel: &CancellationToken,
     ) -> Run {
-        let pipeline = match self.pipeline(msg).await {
-            Ok(pipeline) => pipeline,
-            Err(e) => return Run::Done(Err(e)),
+        // Under the heartbeat: the first job of a model loads it, which can take a while.
+        let pipeline = match self
+            .with_heartbeat(d, msg, cancel, None, self.pipeline(msg))
+            .await
+        {
+            Ok(Ok(pipeline)) => pipeline,
+            Ok(Err(e)) => return Run::Done(Err(e)),
+            Err(stop) => return stop.into(),
         };
         let key = format!("{}\0{}", msg.tenant, msg.source);
         let own_jobs = self.doc_locks.lock(key);
