@@ -11,7 +11,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 use support::api::{Api, Reply, cli, start_api};
@@ -38,31 +37,8 @@ fn send(
     body: Option<&Value>,
     headers: &[&str],
 ) -> Reply {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-i", "-X", method, &format!("{}{path}", api.base)]);
-    if let Some(key) = key {
-        cmd.args(["-H", &format!("Authorization: Bearer {key}")]);
-    }
-    if let Some(body) = body {
-        cmd.args([
-            "-H",
-            "content-type: application/json",
-            "--data-binary",
-            &body.to_string(),
-        ]);
-    }
-    cmd.args(["-H", "Expect:"]);
-    for h in headers {
-        cmd.args(["-H", h]);
-    }
-    let out = cmd.output().expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    Reply {
-        status: head.split_whitespace().nth(1).unwrap().parse().unwrap(),
-        headers: head.to_lowercase(),
-        body: body.to_owned(),
-    }
+    let body = body.map(Value::to_string);
+    api.send(method, path, key, body.as_deref(), headers)
 }
 
 /// The response's X-Request-Id.

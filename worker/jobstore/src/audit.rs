@@ -70,20 +70,21 @@ pub struct NewAuditRecord {
     pub detail: Option<String>,
 }
 
-/// A stored record.
+/// A stored record: what was appended, and its `seq`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditRecord {
     /// Increasing in append order; the paging cursor.
     pub seq: i64,
-    pub at_ms: i64,
-    pub tenant: String,
-    pub key_id: String,
-    pub action: String,
-    pub target: Option<String>,
-    pub request_id: String,
-    pub outcome: AuditOutcome,
-    pub status: Option<u16>,
-    pub detail: Option<String>,
+    #[serde(flatten)]
+    pub record: NewAuditRecord,
+}
+
+impl std::ops::Deref for AuditRecord {
+    type Target = NewAuditRecord;
+
+    fn deref(&self) -> &NewAuditRecord {
+        &self.record
+    }
 }
 
 /// Which records `list` returns: newest (highest `seq`) first, at most `limit`.
@@ -166,8 +167,7 @@ macro_rules! impl_audit_store {
                         };
                         let outcome: String = r.try_get("outcome")?;
                         let status: Option<i32> = r.try_get("status")?;
-                        Ok($crate::audit::AuditRecord {
-                            seq,
+                        let record = $crate::audit::NewAuditRecord {
                             at_ms: r.try_get("at_ms")?,
                             tenant: r.try_get("tenant")?,
                             key_id: r.try_get("key_id")?,
@@ -181,7 +181,8 @@ macro_rules! impl_audit_store {
                                 .transpose()
                                 .map_err(|_| corrupt(format!("status {status:?}")))?,
                             detail: r.try_get("detail")?,
-                        })
+                        };
+                        Ok($crate::audit::AuditRecord { seq, record })
                     })
                     .collect()
             }
