@@ -1,5 +1,7 @@
-//! What is stored of one document, for the two paths that remove documents: `DELETE
-//! /v1/documents/{doc_id}` and `docfleet gc` (retention).
+//! What is stored of a document, for the two paths that remove documents: `DELETE
+//! /v1/documents/{doc_id}` (one document) and `docfleet gc` (every document of a tenant).
+
+use std::collections::BTreeMap;
 
 use docfleet_pipeline::Result;
 use docfleet_pipeline::artifacts::{MANIFEST_FILE, Manifest};
@@ -19,9 +21,45 @@ pub async fn stored_document(
     tenant: &str,
     doc_id: &str,
 ) -> Result<StoredDocument> {
-    let prefix = ObjectKey::new(format!("{tenant}/{doc_id}"))?;
-    let mut objects = store.list(&prefix).await?;
-    // The uploaded source, named by the manifests: only ever one of this tenant's uploads.
+    let artifacts = store
+        .list(&ObjectKey::new(format!("{tenant}/{doc_id}"))?)
+        .await?;
+    with_manifests(store, tenant, artifacts).await
+}
+
+/// Every document with artifacts under `<tenant>/` (uploads are not documents), by doc id,
+/// from one listing of the tenant's objects.
+pub async fn tenant_documents(
+    store: &dyn ObjectStore,
+    tenant: &str,
+) -> Result<BTreeMap<String, StoredDocument>> {
+    let mut by_doc: BTreeMap<String, Vec<ObjectKey>> = BTreeMap::new();
+    for key in store.list(&ObjectKey::new(tenant.to_owned())?).await? {
+        let doc_id = key
+            .as_str()
+            .strip_prefix(tenant)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.split('/').next())
+            .filter(|id| *id != "_uploads")
+            .map(str::to_owned);
+        if let Some(doc_id) = doc_id {
+            by_doc.entry(doc_id).or_default().push(key);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (doc_id, artifacts) in by_doc {
+        out.insert(doc_id, with_manifests(store, tenant, artifacts).await?);
+    }
+    Ok(out)
+}
+
+/// A document's artifacts, plus what their manifests say: the uploaded source (only ever one of
+/// this tenant's uploads) and the newest completion time.
+async fn with_manifests(
+    store: &dyn ObjectStore,
+    tenant: &str,
+    mut objects: Vec<ObjectKey>,
+) -> Result<StoredDocument> {
     let uploads = format!("{tenant}/_uploads/");
     let mut sources = Vec::new();
     let mut last = None;
@@ -47,19 +85,4 @@ pub async fn stored_document(
         objects,
         last_indexed_unix_secs: last,
     })
-}
-
-/// The doc ids with artifacts under `<tenant>/` (uploads left out).
-pub async fn tenant_documents(store: &dyn ObjectStore, tenant: &str) -> Result<Vec<String>> {
-    let keys = store.list(&ObjectKey::new(tenant.to_owned())?).await?;
-    let mut ids: Vec<String> = keys
-        .iter()
-        .filter_map(|k| k.as_str().strip_prefix(tenant)?.strip_prefix('/'))
-        .filter_map(|rest| rest.split('/').next())
-        .filter(|id| *id != "_uploads")
-        .map(str::to_owned)
-        .collect();
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
 }

@@ -269,15 +269,32 @@ pub enum OcrModeOpt {
     Force,
 }
 
+impl From<OcrModeOpt> for docfleet_pipeline::extract::OcrMode {
+    fn from(mode: OcrModeOpt) -> Self {
+        use docfleet_pipeline::extract::OcrMode;
+        match mode {
+            OcrModeOpt::Off => OcrMode::Off,
+            OcrModeOpt::Auto => OcrMode::Auto,
+            OcrModeOpt::Force => OcrMode::Force,
+        }
+    }
+}
+
+impl PipelineOpts {
+    /// What each document's extraction gets, unless a tenant profile changes it.
+    pub fn extract_options(&self) -> docfleet_pipeline::extract::ExtractOptions {
+        docfleet_pipeline::extract::ExtractOptions {
+            max_pages: self.max_pages,
+            ocr: self.ocr.settings(),
+        }
+    }
+}
+
 impl OcrOpts {
     pub fn settings(&self) -> docfleet_pipeline::extract::OcrSettings {
-        use docfleet_pipeline::extract::{OcrMode, OcrSettings};
+        use docfleet_pipeline::extract::OcrSettings;
         OcrSettings {
-            mode: match self.mode {
-                OcrModeOpt::Off => OcrMode::Off,
-                OcrModeOpt::Auto => OcrMode::Auto,
-                OcrModeOpt::Force => OcrMode::Force,
-            },
+            mode: self.mode.into(),
             languages: self.ocr_languages.clone(),
             dpi: self.ocr_dpi,
             max_pixels: self.ocr_max_pixels,
@@ -598,6 +615,23 @@ impl CommonOpts {
         Ok(out)
     }
 
+    /// The fleet's models that may hold vectors: the default model always (its embedded index
+    /// is made on first use), the others when they have a Qdrant collection to ask or an
+    /// embedded index folder (made by their first write). Deletes and retention go over these.
+    pub fn indexed_models(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for name in self.model_names()? {
+            let model = self.for_model(&name)?;
+            if name == DEFAULT_MODEL
+                || model.index.qdrant_url.is_some()
+                || model.index_dir().exists()
+            {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    }
+
     /// These options for the model `name`: its folder, its index and collection. An unknown
     /// name is an error that lists the fleet's models.
     pub fn for_model(&self, name: &str) -> Result<CommonOpts> {
@@ -682,6 +716,36 @@ mod tests {
             cli.common.device().unwrap(),
             docfleet_models::DeviceChoice::Cuda(1)
         ));
+    }
+
+    #[test]
+    fn models_are_named_and_each_has_its_own_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap();
+        let cli = Cli::parse_from(["x", "--data-dir", data, "--models", "mini2=/m/a,e5=/m/b"]);
+        let c = &cli.common;
+        assert_eq!(c.model_names().unwrap(), ["default", "mini2", "e5"]);
+        let mini2 = c.for_model("mini2").unwrap();
+        assert_eq!(mini2.model_dir(), PathBuf::from("/m/a"));
+        assert_eq!(mini2.index_dir(), dir.path().join("index-mini2"));
+        assert_eq!(mini2.qdrant_collection(), "docfleet-mini2");
+        assert_eq!(
+            c.for_model("default").unwrap().index_dir(),
+            dir.path().join("index")
+        );
+        let unknown = c.for_model("big").unwrap_err().to_string();
+        assert!(unknown.contains("default, mini2, e5"), "{unknown}");
+        assert_eq!(
+            c.indexed_models().unwrap(),
+            ["default"],
+            "no index-mini2 folder yet"
+        );
+        std::fs::create_dir(dir.path().join("index-mini2")).unwrap();
+        assert_eq!(c.indexed_models().unwrap(), ["default", "mini2"]);
+        for bad in ["mini2", "default=/m/a", "a=/x,a=/y", "Big=/x"] {
+            let cli = Cli::parse_from(["x", "--models", bad]);
+            assert!(cli.common.model_names().is_err(), "{bad}");
+        }
     }
 
     #[derive(Parser)]

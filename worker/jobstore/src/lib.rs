@@ -40,6 +40,12 @@ pub use store::JobStore;
 pub use table_queue::JobTableQueue;
 pub use tenants::{ApiKeyRecord, KeyRole, ProfileRecord, Tenant, TenantStore};
 
+/// Now, in the store's time unit: milliseconds since the Unix epoch, as the columns hold them
+/// (`created_at_ms`, `at_ms`, …) for the times callers pass in.
+pub fn now_ms() -> i64 {
+    i64::try_from(docfleet_pipeline::artifacts::now_unix_millis()).unwrap_or(i64::MAX)
+}
+
 /// Opens the job store named by `url`: `postgres://…` / `postgresql://…`, `sqlite:…` (sqlx's
 /// SQLite URL syntax), or a plain file path (SQLite). Migrations run on connect.
 pub async fn connect(url: &str) -> Result<Arc<dyn JobStore>> {

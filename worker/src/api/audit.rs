@@ -30,8 +30,7 @@ use axum::http::Method;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-use docfleet_jobstore::{AuditFilter, AuditOutcome, AuditRecord, JobStore, NewAuditRecord};
-use docfleet_pipeline::artifacts::now_unix_millis;
+use docfleet_jobstore::{AuditFilter, AuditOutcome, AuditRecord, JobStore, NewAuditRecord, now_ms};
 use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
 
@@ -138,7 +137,7 @@ pub async fn record(State(layer): State<AuditLayer>, mut req: Request, next: Nex
     let Some(action) = route.and_then(|r| action(req.method(), r)) else {
         return next.run(req).await;
     };
-    let at_ms = i64::try_from(now_unix_millis()).unwrap_or(i64::MAX);
+    let at_ms = now_ms();
     let request_id = req
         .extensions()
         .get::<RequestId>()

@@ -14,7 +14,6 @@ use super::auth::Caller;
 use super::index::index_problem;
 use super::problem::{Problem, rejection};
 use crate::app::IndexAccess;
-use crate::settings::DEFAULT_MODEL;
 
 #[derive(Debug, Serialize)]
 pub struct Deleted {
@@ -59,10 +58,7 @@ pub async fn delete_document(
 
     // Every model's index: a profile that changed model leaves the older model's vectors.
     let mut points_deleted = 0;
-    for model in s.index.models()? {
-        if model != DEFAULT_MODEL && !s.index.exists(&model) {
-            continue;
-        }
+    for model in s.index.indexed_models()? {
         let index = s.index.open(IndexAccess::Write, &model).await?;
         points_deleted += index
             .delete_doc(tenant, &doc_id)

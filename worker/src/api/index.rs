@@ -1,8 +1,8 @@
 //! The vector index and the model as the API uses them (search, delete).
 //!
-//! A Qdrant server is one shared client per model (each model's collection). The embedded index allows one writer or many readers per
-//! machine, so the API opens it per request and a running worker (its writer) makes those
-//! requests answer 503 with the reason.
+//! A Qdrant server is one shared client per model (each model's collection). The embedded index
+//! allows one writer or many readers per machine, so the API opens it per request and a running
+//! worker (its writer) makes those requests answer 503 with the reason.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,6 +26,8 @@ pub struct ApiIndex {
 
 impl ApiIndex {
     pub fn new(common: &CommonOpts) -> anyhow::Result<Self> {
+        // A malformed DOCFLEET_MODELS is a start-up error, not the first search's.
+        common.model_names()?;
         let this = Self {
             common: Arc::new(common.clone()),
             qdrant: Arc::default(),
@@ -44,9 +46,9 @@ impl ApiIndex {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The fleet's model names.
-    pub fn models(&self) -> Result<Vec<String>, Problem> {
-        self.common.model_names().map_err(|e| {
+    /// The fleet's models that may hold vectors (`CommonOpts::indexed_models`).
+    pub fn indexed_models(&self) -> Result<Vec<String>, Problem> {
+        self.common.indexed_models().map_err(|e| {
             Problem::unavailable("reading the fleet's models failed", format!("{e:#}"))
         })
     }
@@ -73,14 +75,6 @@ impl ApiIndex {
             .await
             .map_err(|e| Problem::unavailable("opening the index failed", e))?
             .map_err(|e| index_problem("opening the index failed", &e))
-    }
-
-    /// Whether `model` has an index to read (an embedded one is made by its first write).
-    pub fn exists(&self, model: &str) -> bool {
-        match self.common.for_model(model) {
-            Ok(c) => c.index.qdrant_url.is_some() || c.index_dir().exists(),
-            Err(_) => false,
-        }
     }
 }
 

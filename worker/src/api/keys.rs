@@ -7,8 +7,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use docfleet_jobstore::{ApiKeyRecord, KeyRole};
-use docfleet_pipeline::artifacts::now_unix_millis;
+use docfleet_jobstore::{ApiKeyRecord, KeyRole, now_ms};
 use serde::{Deserialize, Serialize};
 
 use super::ApiState;
@@ -20,10 +19,6 @@ use crate::auth::new_key;
 const MAX_LABEL_CHARS: usize = 200;
 /// Longest key id looked up (ours are 12 hex digits).
 const MAX_KEY_ID_CHARS: usize = 64;
-
-fn now_ms() -> i64 {
-    i64::try_from(now_unix_millis()).unwrap_or(i64::MAX)
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

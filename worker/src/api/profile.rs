@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use docfleet_pipeline::artifacts::now_unix_millis;
+use docfleet_jobstore::now_ms;
 use serde::Serialize;
 
 use super::ApiState;
@@ -96,7 +96,6 @@ pub async fn put_profile(
             )));
         }
     }
-    let now_ms = i64::try_from(now_unix_millis()).unwrap_or(i64::MAX);
     let version = s
         .store
         .tenants()
@@ -104,7 +103,7 @@ pub async fn put_profile(
             &caller.tenant,
             &profile.to_json(),
             &format!("key:{}", caller.key_id),
-            now_ms,
+            now_ms(),
         )
         .await
         .map_err(|e| Problem::unavailable("storing the profile failed", e))?

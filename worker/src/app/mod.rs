@@ -57,6 +57,8 @@ pub async fn build_pipelines(
     opts: &PipelineOpts,
     observer: Option<Arc<dyn EmbedCallObserver>>,
 ) -> Result<Pipelines> {
+    // A malformed DOCFLEET_MODELS is a start-up error, not the first job's.
+    common.model_names()?;
     let models = ModelSet::new(common, opts.embed_batch_tokens, observer);
     models
         .get(DEFAULT_MODEL)
@@ -145,10 +147,7 @@ pub async fn build_object_store(common: &CommonOpts) -> Result<Arc<dyn ObjectSto
 /// process when it is 0.
 fn build_extractor(common: &CommonOpts, opts: &PipelineOpts) -> Result<Arc<dyn Extractor>> {
     let lib = common.pdfium_lib();
-    let options = ExtractOptions {
-        max_pages: opts.max_pages,
-        ocr: opts.ocr.settings(),
-    };
+    let options = opts.extract_options();
     // Binding here too makes a missing or wrong libpdfium a startup error (exit 2) rather than
     // every PDF failing with the children's crash reports; it costs one bind (~tens of ms).
     let pdf = PdfExtractor::new(&lib)?;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use docfleet_pipeline::chunk::ChunkerConfig;
-use docfleet_pipeline::extract::{ExtractOptions, Extractor, OcrMode};
+use docfleet_pipeline::extract::{ExtractOptions, Extractor};
 use docfleet_pipeline::job::JobOptions;
 use docfleet_pipeline::pii::{PiiMode, PiiScanner};
 use docfleet_pipeline::process::{PiiStage, Processor};
@@ -16,7 +16,7 @@ use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
 
 use super::models::{LoadedModel, ModelSet};
 use crate::profile::ActiveProfile;
-use crate::settings::{DEFAULT_MODEL, OcrModeOpt, PipelineOpts};
+use crate::settings::{DEFAULT_MODEL, PipelineOpts};
 
 pub struct Pipelines {
     /// Reads job sources (file://, s3://).
@@ -104,25 +104,21 @@ impl Pipelines {
         Ok(JobPipeline { processor, model })
     }
 
+    /// The fleet's extraction options with the profile's OCR settings and page cap.
     fn extract_options(&self, profile: Option<&ActiveProfile>) -> ExtractOptions {
-        let mut ocr = self.opts.ocr.settings();
-        let mut max_pages = self.opts.max_pages;
+        let mut options = self.opts.extract_options();
         if let Some(p) = profile.map(|a| &a.profile) {
             if let Some(mode) = p.ocr.mode {
-                ocr.mode = match mode {
-                    OcrModeOpt::Off => OcrMode::Off,
-                    OcrModeOpt::Auto => OcrMode::Auto,
-                    OcrModeOpt::Force => OcrMode::Force,
-                };
+                options.ocr.mode = mode.into();
             }
             if let Some(languages) = &p.ocr.languages {
-                ocr.languages.clone_from(languages);
+                options.ocr.languages.clone_from(languages);
             }
             if let Some(pages) = p.limits.max_pages {
-                max_pages = max_pages.min(pages);
+                options.max_pages = options.max_pages.min(pages);
             }
         }
-        ExtractOptions { max_pages, ocr }
+        options
     }
 
     /// The scanner for the profile's patterns, compiled once per distinct set of patterns.

@@ -2,8 +2,7 @@
 //! CLI's own changes (tenants, keys) append, with key id `cli`.
 
 use anyhow::Result;
-use docfleet_jobstore::{AuditFilter, AuditOutcome, AuditRecord, JobStore, NewAuditRecord};
-use docfleet_pipeline::artifacts::now_unix_millis;
+use docfleet_jobstore::{AuditFilter, AuditOutcome, AuditRecord, JobStore, NewAuditRecord, now_ms};
 
 use crate::connect;
 use crate::settings::{CommonOpts, StoreOpts};
@@ -22,7 +21,7 @@ pub async fn record_cli(
     outcome: AuditOutcome,
 ) -> Result<()> {
     let record = NewAuditRecord {
-        at_ms: i64::try_from(now_unix_millis()).unwrap_or(i64::MAX),
+        at_ms: now_ms(),
         tenant: tenant.to_owned(),
         key_id: CLI_KEY_ID.to_owned(),
         action: action.to_owned(),

@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use crate::app::{self, IndexAccess};
 use crate::connect;
-use crate::documents::{stored_document, tenant_documents};
+use crate::documents::tenant_documents;
 use crate::profile::ProfileCache;
-use crate::settings::{CommonOpts, DEFAULT_MODEL, StoreOpts};
+use crate::settings::{CommonOpts, StoreOpts};
 
 #[derive(Debug, Default, Serialize)]
 pub struct GcReport {
@@ -32,19 +32,16 @@ pub struct TenantGc {
     pub objects_deleted: u64,
 }
 
-/// The index of every model that has one (the default model's always).
+/// The index of every model that may hold vectors.
 fn indexes(common: &CommonOpts) -> Result<Vec<Arc<dyn VectorIndex>>> {
-    let mut out = Vec::new();
-    for name in common.model_names()? {
-        let c = common.for_model(&name)?;
-        if name == DEFAULT_MODEL || c.index.qdrant_url.is_some() || c.index_dir().exists() {
-            out.push(
-                app::open_index(&c, IndexAccess::Write)
-                    .with_context(|| format!("opening the index of model {name}"))?,
-            );
-        }
-    }
-    Ok(out)
+    common
+        .indexed_models()?
+        .iter()
+        .map(|name| {
+            app::open_index(&common.for_model(name)?, IndexAccess::Write)
+                .with_context(|| format!("opening the index of model {name}"))
+        })
+        .collect()
 }
 
 pub async fn gc(common: &CommonOpts, store_opts: &StoreOpts, dry_run: bool) -> Result<GcReport> {
@@ -78,8 +75,7 @@ pub async fn gc(common: &CommonOpts, store_opts: &StoreOpts, dry_run: bool) -> R
             points_deleted: 0,
             objects_deleted: 0,
         };
-        for doc_id in tenant_documents(objects.as_ref(), &tenant.name).await? {
-            let doc = stored_document(objects.as_ref(), &tenant.name, &doc_id).await?;
+        for (doc_id, doc) in tenant_documents(objects.as_ref(), &tenant.name).await? {
             // A document without a complete version is being written (or failed): left alone.
             let expired = doc.last_indexed_unix_secs.is_some_and(|at| at < cutoff);
             if !expired {

@@ -1,10 +1,10 @@
 //! `docfleet tenants …` and `docfleet keys …`: tenants and their API keys in the job store.
-//! Creating a tenant, creating a key, revoking one and setting a profile are recorded in the audit trail (key id
-//! `cli`); a record that cannot be written fails the command after the change is made and shown.
+//! Creating a tenant, creating a key, revoking one and setting a profile are recorded in the
+//! audit trail (key id `cli`); a record that cannot be written fails the command after the
+//! change is made and shown.
 
 use anyhow::{Context, Result, bail};
-use docfleet_jobstore::{AuditOutcome, JobStore, KeyRole};
-use docfleet_pipeline::artifacts::now_unix_millis;
+use docfleet_jobstore::{AuditOutcome, JobStore, KeyRole, now_ms};
 use docfleet_pipeline::job::validate_tenant;
 
 use crate::auth;
@@ -13,10 +13,6 @@ use crate::commands::audit::record_cli;
 use crate::connect;
 use crate::profile::Profile;
 use crate::settings::{CommonOpts, KeyOpts, StoreOpts};
-
-fn now_ms() -> i64 {
-    i64::try_from(now_unix_millis()).unwrap_or(i64::MAX)
-}
 
 pub async fn tenants(
     common: &CommonOpts,

@@ -114,7 +114,7 @@ mod tests {
     use super::*;
 
     fn holder_for(ms_from_now: i64) -> LockHolder {
-        let now = i64::try_from(docfleet_pipeline::artifacts::now_unix_millis()).unwrap();
+        let now = docfleet_jobstore::now_ms();
         LockHolder {
             job_id: Uuid::new_v4(),
             worker_id: "w".into(),
