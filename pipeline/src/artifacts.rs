@@ -146,14 +146,3 @@ pub async fn read_manifest(store: &dyn ObjectStore, doc: &DocIdentity) -> Result
         .map(Some)
         .map_err(|e| Error::store(format!("{k}: unreadable manifest: {e}"), false))
 }
-
-pub fn now_unix_secs() -> u64 {
-    now_unix_millis() / 1000
-}
-
-pub fn now_unix_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}

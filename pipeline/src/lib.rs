@@ -1,5 +1,5 @@
-//! docfleet's pipeline: the job model, the four lanes (extract, chunk, embed, index) and the
-//! ports (one trait per seam) with their adapters.
+//! docfleet's pipeline: the four lanes (extract, chunk, embed, index) and the ports (one trait
+//! per seam) with their adapters. The job message they run is `docfleet_core::job`.
 //!
 //! Lanes: [`extract`] turns bytes into pages, [`chunk`] cuts pages into token-bounded chunks,
 //! embedding lives in the `docfleet-models` crate behind its `Embedder` trait, [`index`] stores
@@ -7,18 +7,16 @@
 //! through the lanes; [`embed_lane`] shares the model among all in-flight documents.
 
 pub mod artifacts;
-#[cfg(feature = "aws")]
-pub mod aws;
 pub mod chunk;
 pub mod doc;
 pub mod embed_lane;
 pub mod error;
 pub mod extract;
 pub mod index;
-pub mod job;
 pub mod pii;
 pub mod process;
 pub mod search;
+pub mod size_cap;
 pub mod source;
 pub mod store;
 pub mod version;

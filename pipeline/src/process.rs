@@ -85,7 +85,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 impl Processor {
     pub async fn process(&self, job: DocJob) -> Result<Outcome> {
         let size_bytes = job.bytes.len() as u64;
-        crate::source::check_size(size_bytes, self.max_file_bytes)?;
+        crate::size_cap::check_size(size_bytes, self.max_file_bytes)?;
         if size_bytes == 0 {
             return Err(Error::EmptyFile);
         }
@@ -234,7 +234,7 @@ impl Processor {
                 total_ms: ms(started),
             },
             artifacts: artifact_keys.iter().map(ToString::to_string).collect(),
-            completed_at_unix_secs: artifacts::now_unix_secs(),
+            completed_at_unix_secs: docfleet_core::time::now_unix_secs(),
             profile_version: self.profile_version,
             pii,
         };

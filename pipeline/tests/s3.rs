@@ -5,8 +5,9 @@
 #![cfg(feature = "s3")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use docfleet_core::source::SourceUri;
 use docfleet_pipeline::Error;
-use docfleet_pipeline::source::{SourceReader, SourceUri};
+use docfleet_pipeline::source::SourceReader;
 use docfleet_pipeline::store::s3::{S3Client, S3Config, S3Store};
 use docfleet_pipeline::store::{ObjectKey, ObjectMeta, ObjectStore};
 

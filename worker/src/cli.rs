@@ -264,7 +264,7 @@ pub enum Command {
 }
 
 fn parse_tag(tag: &str) -> Result<(String, String), String> {
-    docfleet_pipeline::job::parse_tag(tag).map_err(|e| e.to_string())
+    docfleet_core::job::parse_tag(tag).map_err(|e| e.to_string())
 }
 
 /// How `search` ranks and what it looks at.

@@ -147,7 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tags,
             json,
         } => {
-            let options = docfleet_pipeline::job::JobOptions {
+            let options = docfleet_core::job::JobOptions {
                 chunk_max_tokens,
                 chunk_overlap_tokens,
                 callback_url,

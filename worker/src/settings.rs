@@ -660,7 +660,7 @@ impl CommonOpts {
 
     /// The tenant, checked: it becomes an object key prefix, so only a safe alphabet.
     pub fn tenant(&self) -> Result<&str> {
-        docfleet_pipeline::job::validate_tenant(&self.tenant)?;
+        docfleet_core::tenant::validate_tenant(&self.tenant)?;
         Ok(&self.tenant)
     }
 

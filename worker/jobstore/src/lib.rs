@@ -43,7 +43,7 @@ pub use tenants::{ApiKeyRecord, KeyRole, ProfileRecord, Tenant, TenantStore};
 /// Now, in the store's time unit: milliseconds since the Unix epoch, as the columns hold them
 /// (`created_at_ms`, `at_ms`, …) for the times callers pass in.
 pub fn now_ms() -> i64 {
-    i64::try_from(docfleet_pipeline::artifacts::now_unix_millis()).unwrap_or(i64::MAX)
+    i64::try_from(docfleet_core::time::now_unix_millis()).unwrap_or(i64::MAX)
 }
 
 /// Opens the job store named by `url`: `postgres://…` / `postgresql://…`, `sqlite:…` (sqlx's

@@ -115,7 +115,7 @@ macro_rules! impl_job_store {
 
             async fn create_in_batch(
                 &self,
-                msg: &docfleet_pipeline::job::JobMessage,
+                msg: &docfleet_core::job::JobMessage,
                 batch_id: Option<uuid::Uuid>,
                 trace: &docfleet_queue::TraceContext,
             ) -> $crate::error::Result<bool> {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use docfleet_pipeline::job::JobMessage;
+use docfleet_core::job::JobMessage;
 use docfleet_queue::TraceContext;
 use uuid::Uuid;
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use docfleet_pipeline::job::{JOB_MESSAGE_VERSION, JobMessage, JobOptions};
+use docfleet_core::job::{JOB_MESSAGE_VERSION, JobMessage, JobOptions};
 use docfleet_queue::{Delivery, DeliveryHandle, JobQueue, QueueDepth};
 
 use crate::{JobRecord, JobStore};

@@ -6,14 +6,14 @@
 //! Delivery is at-least-once: a job may be delivered again after a crash, a lost connection or a
 //! retry, and every effect of processing it is idempotent (see the architecture's "Delivery
 //! semantics"). The adapter never parses the message body; the runtime does, and dead-letters a
-//! message that fails [`docfleet_pipeline::job::JobMessage::parse`].
+//! message that fails [`docfleet_core::job::JobMessage::parse`].
 
 use std::any::Any;
 use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use docfleet_pipeline::job::JobMessage;
+use docfleet_core::job::JobMessage;
 
 mod error;
 #[cfg(feature = "kafka")]

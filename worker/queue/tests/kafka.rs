@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::job;
-use docfleet_pipeline::job::JobMessage;
+use docfleet_core::job::JobMessage;
 use docfleet_queue::kafka::{KafkaConfig, KafkaProducer, KafkaQueue};
 use docfleet_queue::{Delivery, JobProducer, JobQueue};
 use rdkafka::consumer::{BaseConsumer, Consumer};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::job;
-use docfleet_pipeline::job::JobMessage;
+use docfleet_core::job::JobMessage;
 use docfleet_queue::sqs::{SqsConfig, SqsQueue};
 use docfleet_queue::{Delivery, JobProducer, JobQueue};
 

@@ -6,9 +6,9 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use docfleet_core::job::{JobMessage, JobOptions};
+use docfleet_core::time::now_unix_millis;
 use docfleet_jobstore::{JobCursor, JobRecord, JobState, ListFilter};
-use docfleet_pipeline::artifacts::now_unix_millis;
-use docfleet_pipeline::job::{JobMessage, JobOptions};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

@@ -28,7 +28,7 @@ const MAX_QUERY_CHARS: usize = 4096;
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     query: String,
-    #[serde(default, deserialize_with = "docfleet_pipeline::job::whole_number")]
+    #[serde(default, deserialize_with = "docfleet_core::job::whole_number")]
     top_k: Option<usize>,
     /// `hybrid` (default), `dense` or `keyword`.
     #[serde(default)]

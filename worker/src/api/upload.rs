@@ -4,7 +4,7 @@
 
 use axum::extract::Multipart;
 use axum::extract::multipart::MultipartError;
-use docfleet_pipeline::job::JobOptions;
+use docfleet_core::job::JobOptions;
 use docfleet_pipeline::store::ObjectKey;
 use sha2::{Digest, Sha256};
 

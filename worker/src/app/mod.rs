@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use docfleet_core::job::JobOptions;
 use docfleet_models::BertEmbedder;
 use docfleet_pipeline::embed_lane::EmbedCallObserver;
 use docfleet_pipeline::extract::{
@@ -21,7 +22,6 @@ use docfleet_pipeline::extract::{
 use docfleet_pipeline::index::VectorIndex;
 use docfleet_pipeline::index::embedded::EmbeddedIndex;
 use docfleet_pipeline::index::qdrant::{QdrantConfig, QdrantIndex, Tenancy};
-use docfleet_pipeline::job::JobOptions;
 use docfleet_pipeline::process::Processor;
 use docfleet_pipeline::source::SourceReader;
 use docfleet_pipeline::store::ObjectStore;

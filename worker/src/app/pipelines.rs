@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use docfleet_core::job::JobOptions;
 use docfleet_pipeline::chunk::ChunkerConfig;
 use docfleet_pipeline::extract::{ExtractOptions, Extractor};
-use docfleet_pipeline::job::JobOptions;
 use docfleet_pipeline::pii::{PiiMode, PiiScanner};
 use docfleet_pipeline::process::{PiiStage, Processor};
 use docfleet_pipeline::source::SourceReader;

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use docfleet_core::job::{JobMessage, JobOptions};
+use docfleet_core::source::valid_bucket;
 use docfleet_jobstore::{JobState, JobStore};
-use docfleet_pipeline::job::{JobMessage, JobOptions};
-use docfleet_pipeline::source::{SourceReader, valid_bucket};
+use docfleet_pipeline::source::SourceReader;
 use docfleet_pipeline::store::s3::S3Client;
 use docfleet_queue::JobProducer;
 use serde::Serialize;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use docfleet_pipeline::artifacts::now_unix_secs;
+use docfleet_core::time::now_unix_secs;
 use docfleet_pipeline::index::VectorIndex;
 use serde::Serialize;
 

@@ -1,8 +1,8 @@
 //! `docfleet jobs` and `docfleet job <id>`: job state from the job store.
 
 use anyhow::{Context, Result, bail};
+use docfleet_core::job::{JobMessage, JobOptions};
 use docfleet_jobstore::{JobRecord, JobState, ListFilter};
-use docfleet_pipeline::job::{JobMessage, JobOptions};
 use uuid::Uuid;
 
 use crate::connect;

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
+use docfleet_core::job::JobOptions;
 use docfleet_pipeline::Result as PipelineResult;
 use docfleet_pipeline::artifacts::LaneTimings;
-use docfleet_pipeline::job::JobOptions;
 use docfleet_pipeline::process::{DocJob, Outcome, Processor};
 use serde::Serialize;
 use tokio::task::JoinSet;

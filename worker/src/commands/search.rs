@@ -168,7 +168,7 @@ pub fn filter(tenant: String, spec: FilterSpec) -> Result<Filter, FilterError> {
         )));
     }
     for (k, v) in &spec.tags {
-        docfleet_pipeline::job::validate_tag(k, v).map_err(|e| FilterError(e.to_string()))?;
+        docfleet_core::job::validate_tag(k, v).map_err(|e| FilterError(e.to_string()))?;
     }
     Ok(Filter {
         tenant,

@@ -4,8 +4,8 @@
 //! change is made and shown.
 
 use anyhow::{Context, Result, bail};
+use docfleet_core::tenant::validate_tenant;
 use docfleet_jobstore::{AuditOutcome, JobStore, KeyRole, now_ms};
-use docfleet_pipeline::job::validate_tenant;
 
 use crate::auth;
 use crate::cli::{KeysCommand, ProfileCommand, TenantsCommand};

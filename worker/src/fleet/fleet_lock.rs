@@ -62,7 +62,7 @@ impl<'a> FleetLock<'a> {
                     job_id,
                     worker_id,
                     lease,
-                    taken_at_ms: docfleet_pipeline::artifacts::now_unix_millis(),
+                    taken_at_ms: docfleet_core::time::now_unix_millis(),
                 })
             }
         })
@@ -80,7 +80,7 @@ impl<'a> FleetLock<'a> {
     pub async fn release(self) {
         // Read before the release starts: the times logged lie inside the lock's real hold, so
         // two jobs' logged intervals cannot overlap while the lock works.
-        let until_ms = docfleet_pipeline::artifacts::now_unix_millis();
+        let until_ms = docfleet_core::time::now_unix_millis();
         let (job_id, doc_id) = (self.job_id, &self.doc_id);
         let released = durably(
             || self.store.unlock_document(doc_id, job_id, self.worker_id),

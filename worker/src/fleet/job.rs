@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use docfleet_core::job::JobMessage;
+use docfleet_core::source::SourceUri;
 use docfleet_jobstore::{JobOutcome, JobState, JobStore, LockHolder, StartOutcome};
-use docfleet_pipeline::job::JobMessage;
 use docfleet_pipeline::process::{DocJob, Outcome};
-use docfleet_pipeline::source::SourceUri;
 use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
 use docfleet_queue::{Delivery, JobQueue};
 use tokio_util::sync::CancellationToken;
@@ -382,7 +382,7 @@ impl JobContext {
                 chunks: counts.map(|c| c.0),
                 points: counts.map(|c| c.1),
                 error: error.map(str::to_owned),
-                at_unix_ms: docfleet_pipeline::artifacts::now_unix_millis(),
+                at_unix_ms: docfleet_core::time::now_unix_millis(),
             }),
         );
     }
@@ -519,7 +519,7 @@ impl JobContext {
 /// Time from now until `unix_ms` (zero if past). The store's clock and ours may differ a
 /// little; the caller adds a margin.
 pub(super) fn until_unix_ms(unix_ms: i64) -> Duration {
-    let now = docfleet_pipeline::artifacts::now_unix_millis();
+    let now = docfleet_core::time::now_unix_millis();
     let target = u64::try_from(unix_ms).unwrap_or(0);
     Duration::from_millis(target.saturating_sub(now))
 }
@@ -531,8 +531,8 @@ mod tests {
     //! delay until `max_attempts`, then dead with "gave up"; permanent errors are dead at once.
     use super::*;
     use clap::Parser;
+    use docfleet_core::job::JobOptions;
     use docfleet_jobstore::{JobTableQueue, SqliteJobStore, StoreOptions};
-    use docfleet_pipeline::job::JobOptions;
 
     use crate::cli::Cli;
 

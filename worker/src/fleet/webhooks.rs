@@ -106,7 +106,7 @@ async fn batch_completed(
         total: c.total(),
         succeeded: c.succeeded,
         dead: c.dead,
-        at_unix_ms: docfleet_pipeline::artifacts::now_unix_millis(),
+        at_unix_ms: docfleet_core::time::now_unix_millis(),
     }))
 }
 
@@ -272,7 +272,7 @@ impl Webhooks {
             req = req.header(name, value);
         }
         if let Some(secret) = secret.or(self.secret.as_deref()) {
-            let ts = docfleet_pipeline::artifacts::now_unix_secs();
+            let ts = docfleet_core::time::now_unix_secs();
             req = req.header("docfleet-signature", signature(secret, ts, body));
         }
         match req.send().await {

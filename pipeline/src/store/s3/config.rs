@@ -76,7 +76,7 @@ pub fn parse_store_url(url: &str) -> Option<(String, String)> {
         && prefix
             .split('/')
             .any(|s| s.is_empty() || s == "." || s == "..");
-    (crate::source::valid_bucket(bucket) && !bad_prefix)
+    (docfleet_core::source::valid_bucket(bucket) && !bad_prefix)
         .then(|| (bucket.to_owned(), prefix.to_owned()))
 }
 

@@ -25,7 +25,7 @@ mod client {
     use aws_sdk_s3::primitives::ByteStream;
 
     use super::S3Config;
-    use crate::source::check_size;
+    use crate::size_cap::check_size;
     use crate::store::{ObjectKey, ObjectMeta, ObjectStore};
     use crate::{Error, Result};
 
@@ -67,7 +67,7 @@ mod client {
 
     impl S3Client {
         pub async fn new(cfg: &S3Config) -> Self {
-            let sdk = crate::aws::sdk_config(
+            let sdk = docfleet_core::aws::sdk_config(
                 cfg.endpoint_url.as_deref(),
                 cfg.region.as_deref(),
                 cfg.max_attempts,

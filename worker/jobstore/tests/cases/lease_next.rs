@@ -168,8 +168,8 @@ pub async fn lease_next_waits_for_retry_delay(ctx: Ctx) {
 }
 
 pub async fn table_queue_delivers_rows_as_messages(ctx: Ctx) {
+    use docfleet_core::job::JobMessage;
     use docfleet_jobstore::JobTableQueue;
-    use docfleet_pipeline::job::JobMessage;
     use docfleet_queue::JobQueue;
 
     let all = create_jobs(ctx.store.as_ref(), "acme", 3).await;

@@ -5,8 +5,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use docfleet_core::job::{JOB_MESSAGE_VERSION, JobMessage, JobOptions};
 use docfleet_jobstore::{JobStore, StoreOptions};
-use docfleet_pipeline::job::{JOB_MESSAGE_VERSION, JobMessage, JobOptions};
 use sqlx::Connection;
 use uuid::Uuid;
 

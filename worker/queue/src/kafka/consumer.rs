@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use docfleet_core::time::now_unix_millis;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tracing::{debug, info, warn};
 
 use super::offsets::PartitionOffsets;
-use super::{ATTEMPTS_BEFORE, NOT_BEFORE_MS, now_ms};
+use super::{ATTEMPTS_BEFORE, NOT_BEFORE_MS};
 use crate::{TRACEPARENT, TRACESTATE, TraceContext};
 
 /// How often settled offsets are committed (asynchronously); revokes and close commit at once.
@@ -219,7 +220,7 @@ fn flow_control(consumer: &BaseConsumer<Context>, shared: &Shared) {
 
 /// Moves held retries whose time has come to the ready queue.
 fn release_due(shared: &Shared) {
-    let now = now_ms();
+    let now = now_unix_millis();
     let mut state = shared.lock();
     if !state.held.iter().any(|r| r.not_before_ms <= now) {
         return;
@@ -259,7 +260,7 @@ fn take(shared: &Shared, m: &BorrowedMessage<'_>) {
             header_str(m, TRACESTATE).map(str::to_owned),
         ),
     };
-    if received.not_before_ms > now_ms() {
+    if received.not_before_ms > now_unix_millis() {
         state.held.push(received);
         return;
     }

@@ -30,10 +30,11 @@ mod offsets;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use docfleet_pipeline::job::JobMessage;
+use docfleet_core::job::JobMessage;
+use docfleet_core::time::now_unix_millis;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -56,12 +57,6 @@ pub const SOURCE: &str = "docfleet-source";
 
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 fn unavailable(context: &str, e: KafkaError) -> Error {
     match e.rdkafka_error_code() {
@@ -276,7 +271,7 @@ impl KafkaQueue {
     }
 
     async fn to_retry(&self, d: &Delivery, after: Duration, attempts_before: u32) -> Result<()> {
-        let not_before = (now_ms() + after.as_millis() as u64).to_string();
+        let not_before = (now_unix_millis() + after.as_millis() as u64).to_string();
         let attempts = attempts_before.to_string();
         let headers = OwnedHeaders::new()
             .insert(Header {

@@ -44,10 +44,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use docfleet_pipeline::job::JobMessage;
+use docfleet_core::job::JobMessage;
+use docfleet_core::time::now_unix_secs;
 use lapin::options::{BasicAckOptions, BasicNackOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Acker, BasicProperties, ErrorKind};
@@ -150,7 +151,7 @@ impl RabbitQueue {
     pub async fn publish_raw(&self, body: &[u8], message_id: Option<&str>) -> Result<()> {
         let mut props = BasicProperties::default()
             .with_content_type("application/json".into())
-            .with_timestamp(unix_secs());
+            .with_timestamp(now_unix_secs());
         if let Some(id) = message_id {
             props = props.with_message_id(id.into());
         }
@@ -286,12 +287,6 @@ impl RabbitQueue {
     }
 }
 
-fn unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 #[async_trait]
 impl JobQueue for RabbitQueue {
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>> {
@@ -392,7 +387,7 @@ impl JobProducer for RabbitQueue {
         let mut props = BasicProperties::default()
             .with_content_type("application/json".into())
             .with_message_id(msg.job_id.to_string().as_str().into())
-            .with_timestamp(unix_secs());
+            .with_timestamp(now_unix_secs());
         if !trace.is_empty() {
             props = props.with_headers(headers::with_trace(trace));
         }

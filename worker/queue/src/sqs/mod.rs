@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
-use docfleet_pipeline::job::JobMessage;
+use docfleet_core::job::JobMessage;
 use tracing::warn;
 
 pub use config::SqsConfig;
@@ -84,8 +84,7 @@ pub struct SqsQueue {
 /// An SDK client for `cfg` (the SDK's standard retry: 3 attempts; the runtime retries on top).
 pub async fn client(cfg: &SqsConfig) -> Client {
     let sdk =
-        docfleet_pipeline::aws::sdk_config(cfg.endpoint_url.as_deref(), cfg.region.as_deref(), 3)
-            .await;
+        docfleet_core::aws::sdk_config(cfg.endpoint_url.as_deref(), cfg.region.as_deref(), 3).await;
     Client::new(&sdk)
 }
 

@@ -1,7 +1,7 @@
 //! Shared by the adapter tests.
 #![allow(clippy::unwrap_used, dead_code)] // each test crate uses a subset
 
-use docfleet_pipeline::job::{JobMessage, JobOptions};
+use docfleet_core::job::{JobMessage, JobOptions};
 use docfleet_queue::TraceContext;
 
 /// A valid job message for document `n`.

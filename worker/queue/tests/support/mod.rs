@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use docfleet_pipeline::job::{JobMessage, JobOptions};
+use docfleet_core::job::{JobMessage, JobOptions};
 use docfleet_queue::rabbitmq::{DEFAULT_AMQP_URL, RabbitConfig, RabbitQueue};
 use docfleet_queue::{Delivery, JobQueue};
 use lapin::options::{BasicAckOptions, BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions};

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
 
+use crate::source::SourceUri;
+use crate::tenant::{InvalidTenant, validate_tenant};
+use crate::time::now_unix_millis;
+
 /// The only message version this build understands.
 pub const JOB_MESSAGE_VERSION: u32 = 1;
 
@@ -19,7 +23,7 @@ pub struct JobMessage {
     pub version: u32,
     pub job_id: Uuid,
     pub tenant: String,
-    /// `file:///abs/path` or `s3://bucket/key` (see [`crate::source::SourceUri`]).
+    /// `file:///abs/path` or `s3://bucket/key` (see [`SourceUri`]).
     pub source: String,
     #[serde(default)]
     pub options: JobOptions,
@@ -118,8 +122,8 @@ pub enum MessageError {
     Malformed(String),
     #[error("unsupported job message version {0} (this worker understands {JOB_MESSAGE_VERSION})")]
     UnsupportedVersion(u32),
-    #[error("invalid tenant {0:?}: use 1-64 characters from A-Z, a-z, 0-9, '-' and '_'")]
-    InvalidTenant(String),
+    #[error(transparent)]
+    InvalidTenant(#[from] InvalidTenant),
     #[error("invalid source {0:?}: expected file:///absolute/path or s3://bucket/key")]
     InvalidSource(String),
     #[error("invalid callback_url {0:?}: expected http:// or https://, at most 2048 characters")]
@@ -137,22 +141,8 @@ impl MessageError {
     }
 }
 
-/// Tenants become object-key prefixes and index filters: a small safe alphabet only.
-pub fn validate_tenant(tenant: &str) -> Result<(), MessageError> {
-    let ok = !tenant.is_empty()
-        && tenant.len() <= 64
-        && tenant
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(MessageError::InvalidTenant(tenant.to_owned()))
-    }
-}
-
 fn validate_source(source: &str) -> Result<(), MessageError> {
-    match crate::source::SourceUri::parse(source) {
+    match SourceUri::parse(source) {
         Some(_) => Ok(()),
         None => Err(MessageError::InvalidSource(source.to_owned())),
     }
@@ -183,7 +173,7 @@ impl JobMessage {
             tenant: tenant.to_owned(),
             source: source.to_owned(),
             options,
-            submitted_at_unix_ms: crate::artifacts::now_unix_millis(),
+            submitted_at_unix_ms: now_unix_millis(),
         };
         msg.validate()?;
         Ok(msg)
