@@ -8,7 +8,9 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::dialect::{Columns, Dialect, Params};
+use crate::error::{Error, Result};
+use crate::sql_store::SqlJobStore;
 
 /// How an audited call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -110,82 +112,75 @@ pub trait AuditStore: Send + Sync {
     async fn list(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
 }
 
-/// The same SQL on both drivers (`$n` parameters, times passed in).
-macro_rules! impl_audit_store {
-    ($store:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::audit::AuditStore for $store {
-            async fn append(
-                &self,
-                record: &$crate::audit::NewAuditRecord,
-            ) -> $crate::error::Result<i64> {
-                use sqlx::Row as _;
-                let row = sqlx::query(
+fn decode_audit_record<D: Dialect>(row: &D::Row) -> Result<AuditRecord> {
+    let r = Columns::<D>(row);
+    let seq: i64 = r.get("seq")?;
+    let corrupt = |reason: String| Error::CorruptRow {
+        job_id: format!("audit record {seq}"),
+        reason,
+    };
+    let outcome: String = r.get("outcome")?;
+    let status: Option<i32> = r.get("status")?;
+    let record = NewAuditRecord {
+        at_ms: r.get("at_ms")?,
+        tenant: r.get("tenant")?,
+        key_id: r.get("key_id")?,
+        action: r.get("action")?,
+        target: r.get("target")?,
+        request_id: r.get("request_id")?,
+        outcome: AuditOutcome::parse(&outcome)
+            .ok_or_else(|| corrupt(format!("unknown outcome {outcome:?}")))?,
+        status: status
+            .map(u16::try_from)
+            .transpose()
+            .map_err(|_| corrupt(format!("status {status:?}")))?,
+        detail: r.get("detail")?,
+    };
+    Ok(AuditRecord { seq, record })
+}
+
+/// The same SQL on both databases (`$n` parameters, times passed in).
+#[async_trait]
+impl<D: Dialect> AuditStore for SqlJobStore<D> {
+    async fn append(&self, record: &NewAuditRecord) -> Result<i64> {
+        let row = self
+            .fetch_one(
+                sqlx::query(
                     "INSERT INTO audit_log \
                      (at_ms, tenant, key_id, action, target, request_id, outcome, status, detail) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
                 )
-                .bind(record.at_ms)
-                .bind(&record.tenant)
-                .bind(&record.key_id)
-                .bind(&record.action)
-                .bind(&record.target)
-                .bind(&record.request_id)
-                .bind(record.outcome.as_str())
-                .bind(record.status.map(i32::from))
-                .bind(&record.detail)
-                .fetch_one(&self.pool)
-                .await?;
-                Ok(row.try_get("seq")?)
-            }
+                .param(record.at_ms)
+                .param(record.tenant.as_str())
+                .param(record.key_id.as_str())
+                .param(record.action.as_str())
+                .param(record.target.as_deref())
+                .param(record.request_id.as_str())
+                .param(record.outcome.as_str())
+                .param(record.status.map(i32::from))
+                .param(record.detail.as_deref()),
+            )
+            .await?;
+        Ok(Columns::<D>(&row).get("seq")?)
+    }
 
-            async fn list(
-                &self,
-                filter: &$crate::audit::AuditFilter,
-            ) -> $crate::error::Result<Vec<$crate::audit::AuditRecord>> {
-                use sqlx::Row as _;
-                let rows = sqlx::query(
+    async fn list(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        let rows = self
+            .fetch_all(
+                sqlx::query(
                     "SELECT seq, at_ms, tenant, key_id, action, target, request_id, outcome, \
                      status, detail FROM audit_log \
                      WHERE ($1 IS NULL OR tenant = $1) AND ($2 IS NULL OR action = $2) \
                      AND ($3 IS NULL OR seq < $3) AND ($4 IS NULL OR seq > $4) \
                      ORDER BY seq DESC LIMIT $5",
                 )
-                .bind(filter.tenant.as_deref())
-                .bind(filter.action.as_deref())
-                .bind(filter.before_seq)
-                .bind(filter.after_seq)
-                .bind(i64::from(filter.limit))
-                .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter()
-                    .map(|r| {
-                        let seq: i64 = r.try_get("seq")?;
-                        let corrupt = |reason: String| $crate::error::Error::CorruptRow {
-                            job_id: format!("audit record {seq}"),
-                            reason,
-                        };
-                        let outcome: String = r.try_get("outcome")?;
-                        let status: Option<i32> = r.try_get("status")?;
-                        let record = $crate::audit::NewAuditRecord {
-                            at_ms: r.try_get("at_ms")?,
-                            tenant: r.try_get("tenant")?,
-                            key_id: r.try_get("key_id")?,
-                            action: r.try_get("action")?,
-                            target: r.try_get("target")?,
-                            request_id: r.try_get("request_id")?,
-                            outcome: $crate::audit::AuditOutcome::parse(&outcome)
-                                .ok_or_else(|| corrupt(format!("unknown outcome {outcome:?}")))?,
-                            status: status
-                                .map(u16::try_from)
-                                .transpose()
-                                .map_err(|_| corrupt(format!("status {status:?}")))?,
-                            detail: r.try_get("detail")?,
-                        };
-                        Ok($crate::audit::AuditRecord { seq, record })
-                    })
-                    .collect()
-            }
-        }
-    };
+                .param(filter.tenant.as_deref())
+                .param(filter.action.as_deref())
+                .param(filter.before_seq)
+                .param(filter.after_seq)
+                .param(i64::from(filter.limit)),
+            )
+            .await?;
+        rows.iter().map(decode_audit_record::<D>).collect()
+    }
 }

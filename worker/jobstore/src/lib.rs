@@ -4,27 +4,27 @@
 //!
 //! - `JobStore` (store.rs): the seam, with its guard rules; also the fleet-wide document locks
 //!   (one job per document at a time, table `document_locks`).
-//! - `PostgresJobStore`, `SqliteJobStore`: the adapters; the SQL of both is in sql.rs and the
-//!   Rust around it in shared.rs, written once.
+//! - `PostgresJobStore`, `SqliteJobStore`: the adapters, both `SqlJobStore<D>` (sql_store.rs),
+//!   written once over sqlx's `Database`; the SQL of both is in sql.rs, and what differs between
+//!   the databases in their `Dialect` impls (dialect.rs, postgres.rs, sqlite.rs).
 //! - `JobTableQueue` (table_queue.rs): the job table as a `docfleet_queue::JobQueue`.
 //! - `TenantStore` (tenants.rs): tenants and their (hashed) API keys, in the same database.
 //! - `AuditStore` (audit.rs): the append-only audit trail, in the same database.
 //! - `connect(url)`: picks the adapter from the URL.
 
-#[macro_use]
-mod shared;
-#[macro_use]
-mod tenants;
-#[macro_use]
 mod audit;
+mod dialect;
 mod error;
+mod job_row;
 mod migrations;
 mod model;
 mod postgres;
 mod sql;
+mod sql_store;
 mod sqlite;
 mod store;
 mod table_queue;
+mod tenants;
 
 use std::sync::Arc;
 
@@ -35,6 +35,7 @@ pub use model::{
     StartOutcome, StateCounts, StoreOptions,
 };
 pub use postgres::PostgresJobStore;
+pub use sql_store::SqlJobStore;
 pub use sqlite::SqliteJobStore;
 pub use store::JobStore;
 pub use table_queue::JobTableQueue;

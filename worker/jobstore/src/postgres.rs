@@ -7,18 +7,28 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Postgres;
+use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 
+use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::model::StoreOptions;
+use crate::sql::Queries;
+use crate::sql_store::SqlJobStore;
 
-#[derive(Debug, Clone)]
-pub struct PostgresJobStore {
-    pool: PgPool,
-    max_attempts: i32,
+pub type PostgresJobStore = SqlJobStore<Postgres>;
+
+impl Dialect for Postgres {
+    const QUERIES: Queries = crate::sql::POSTGRES;
+    /// A plain `BEGIN`: the claim's row locks (`FOR UPDATE SKIP LOCKED`) keep leasers apart.
+    const BEGIN_WRITE: Option<&'static str> = None;
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
 }
 
-impl PostgresJobStore {
+impl SqlJobStore<Postgres> {
     /// Connects (`postgres://user@host:port/db`) and applies the migrations.
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with(url, &StoreOptions::default()).await
@@ -31,21 +41,6 @@ impl PostgresJobStore {
             .connect(url)
             .await?;
         crate::migrations::run(crate::migrations::POSTGRES, &pool).await?;
-        Ok(PostgresJobStore {
-            pool,
-            max_attempts: crate::shared::max_attempts(options),
-        })
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        Ok(self.pool.begin().await?)
+        Ok(Self::from_pool(pool, options))
     }
 }
-
-impl_job_store!(PostgresJobStore, crate::sql::POSTGRES);
-impl_tenant_store!(PostgresJobStore);
-impl_audit_store!(PostgresJobStore);

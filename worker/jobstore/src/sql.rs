@@ -5,7 +5,7 @@
 
 /// Every query, for one dialect.
 #[derive(Debug)]
-pub(crate) struct Queries {
+pub struct Queries {
     pub create: &'static str,
     pub start: &'static str,
     pub probe: &'static str,

@@ -11,23 +11,34 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Sqlite;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
+    SqliteSynchronous,
 };
 
+use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::model::StoreOptions;
+use crate::sql::Queries;
+use crate::sql_store::SqlJobStore;
 
 /// How long a connection waits for SQLite's write lock before `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone)]
-pub struct SqliteJobStore {
-    pool: SqlitePool,
-    max_attempts: i32,
+pub type SqliteJobStore = SqlJobStore<Sqlite>;
+
+impl Dialect for Sqlite {
+    const QUERIES: Queries = crate::sql::SQLITE;
+    /// Takes the write lock at once, so `lease_next`'s reads and claim see no other writer.
+    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
 }
 
-impl SqliteJobStore {
+impl SqlJobStore<Sqlite> {
     /// Opens (creating it if needed) the database file at `path` and applies the migrations.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, &StoreOptions::default()).await
@@ -56,21 +67,6 @@ impl SqliteJobStore {
             .connect_with(connect)
             .await?;
         crate::migrations::run(crate::migrations::SQLITE, &pool).await?;
-        Ok(SqliteJobStore {
-            pool,
-            max_attempts: crate::shared::max_attempts(options),
-        })
-    }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(Self::from_pool(pool, options))
     }
 }
-
-impl_job_store!(SqliteJobStore, crate::sql::SQLITE);
-impl_tenant_store!(SqliteJobStore);
-impl_audit_store!(SqliteJobStore);

@@ -2,7 +2,7 @@
 //! the table refusing every change to what is written.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use docfleet_jobstore::{AuditFilter, AuditOutcome, AuditRecord, NewAuditRecord};
+use docfleet_jobstore::{AuditFilter, AuditOutcome, AuditRecord, AuditStore, NewAuditRecord};
 use sqlx::Connection;
 
 use crate::common::{Backend, Ctx};
@@ -31,6 +31,15 @@ fn filter(tenant: &str, limit: u32) -> AuditFilter {
         limit,
         ..AuditFilter::default()
     }
+}
+
+/// The page of acme's records (3) older than `page`.
+async fn older_page(a: &dyn AuditStore, page: &[AuditRecord]) -> Vec<AuditRecord> {
+    let before = AuditFilter {
+        before_seq: Some(page.last().expect("a page").seq),
+        ..filter("acme", 3)
+    };
+    a.list(&before).await.unwrap()
 }
 
 fn request_ids(records: &[AuditRecord]) -> Vec<&str> {
@@ -106,24 +115,12 @@ pub async fn audit_pages_by_seq_and_filters_by_action(ctx: Ctx) {
         request_ids(&first),
         ["req-acme-7", "req-acme-6", "req-acme-5"]
     );
-    let second = a
-        .list(&AuditFilter {
-            before_seq: Some(first.last().unwrap().seq),
-            ..filter("acme", 3)
-        })
-        .await
-        .unwrap();
+    let second = older_page(a, &first).await;
     assert_eq!(
         request_ids(&second),
         ["req-acme-4", "req-acme-3", "req-acme-2"]
     );
-    let third = a
-        .list(&AuditFilter {
-            before_seq: Some(second.last().unwrap().seq),
-            ..filter("acme", 3)
-        })
-        .await
-        .unwrap();
+    let third = older_page(a, &second).await;
     assert_eq!(
         request_ids(&third),
         ["req-acme-1"],

@@ -2,7 +2,7 @@
 //! transition of a job that found its document locked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use docfleet_jobstore::{DocumentLock, JobState, LockHolder};
+use docfleet_jobstore::{DocumentLock, JobState, JobStore, LockHolder};
 use uuid::Uuid;
 
 use super::{LONG, SHORT, outlive_short_lease};
@@ -15,6 +15,20 @@ fn holder(lock: DocumentLock) -> LockHolder {
         DocumentLock::HeldByOther(holder) => holder,
         DocumentLock::Taken => panic!("expected the document to be held by another job"),
     }
+}
+
+/// Job `job` on `worker` does not hold the lock: it can neither renew nor free it.
+async fn assert_not_held_by(store: &dyn JobStore, job: Uuid, worker: &str) {
+    let renewed = store.extend_document_lock(DOC, job, worker, LONG).await;
+    assert!(
+        !renewed.unwrap(),
+        "{job} on {worker} renewed a lock it does not hold"
+    );
+    let freed = store.unlock_document(DOC, job, worker).await;
+    assert!(
+        !freed.unwrap(),
+        "{job} on {worker} freed a lock it does not hold"
+    );
 }
 
 pub async fn document_lock_refuses_a_second_job(ctx: Ctx) {
@@ -58,13 +72,7 @@ pub async fn document_lock_is_retaken_by_its_job(ctx: Ctx) {
         "the re-take renewed the lease and moved it to the job's new worker"
     );
     // The worker the job moved away from no longer holds it.
-    assert!(
-        !store
-            .extend_document_lock(DOC, j1, "w1", LONG)
-            .await
-            .unwrap()
-    );
-    assert!(!store.unlock_document(DOC, j1, "w1").await.unwrap());
+    assert_not_held_by(store.as_ref(), j1, "w1").await;
     assert!(
         store
             .extend_document_lock(DOC, j1, "w2", LONG)
@@ -85,13 +93,7 @@ pub async fn document_lock_expires_and_is_taken_over(ctx: Ctx) {
         "a crashed holder's expired lease is taken over"
     );
     // The old holder finds out at its next renewal and cannot free the new holder's lock.
-    assert!(
-        !store
-            .extend_document_lock(DOC, j1, "w1", LONG)
-            .await
-            .unwrap()
-    );
-    assert!(!store.unlock_document(DOC, j1, "w1").await.unwrap());
+    assert_not_held_by(store.as_ref(), j1, "w1").await;
     let refused = holder(store.lock_document(DOC, j3, "w3", LONG).await.unwrap());
     assert_eq!(refused.job_id, j2);
 }

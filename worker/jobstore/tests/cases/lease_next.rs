@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use docfleet_jobstore::{JobOutcome, JobState, StoreOptions};
 use uuid::Uuid;
 
-use super::{LONG, SHORT, outlive_short_lease};
+use super::{LONG, SHORT, claims_nothing, outlive_short_lease};
 use crate::common::{Ctx, create_jobs, ids};
 
 pub async fn lease_next_is_fifo(ctx: Ctx) {
@@ -23,20 +23,8 @@ pub async fn lease_next_is_fifo(ctx: Ctx) {
     assert!(ctx.store.release(all[1], "w1").await.unwrap());
     let rest = ctx.store.lease_next("w2", 10, LONG).await.unwrap();
     assert_eq!(ids(&rest), vec![all[1], all[3], all[4]]);
-    assert!(
-        ctx.store
-            .lease_next("w3", 10, LONG)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        ctx.store
-            .lease_next("w3", 0, LONG)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claims_nothing(&*ctx.store, "w3", 10).await);
+    assert!(claims_nothing(&*ctx.store, "w3", 0).await);
 }
 
 pub async fn lease_next_concurrent_leasers_claim_disjoint_sets(ctx: Ctx) {
@@ -100,13 +88,7 @@ pub async fn lease_next_reclaims_expired_lease(ctx: Ctx) {
         vec![all[1]],
         "a job with a live lease is not claimed"
     );
-    assert!(
-        ctx.store
-            .lease_next("w3", 5, LONG)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claims_nothing(&*ctx.store, "w3", 5).await);
     // w1 "crashes": its lease runs out and another worker picks the job up.
     outlive_short_lease().await;
     let again = ctx.store.lease_next("w3", 5, LONG).await.unwrap();

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use docfleet_jobstore::{JobOutcome, JobState, ListFilter, StartOutcome};
+use docfleet_queue::TraceContext;
 use uuid::Uuid;
 
 use super::LONG;
@@ -28,6 +29,15 @@ async fn fixture(ctx: &Ctx) -> (Vec<Uuid>, Vec<Uuid>) {
         .await
         .unwrap();
     (a, b)
+}
+
+/// A new job of tenant a in `batch`; returns its id.
+async fn create_in_batch(ctx: &Ctx, batch: Uuid) -> Uuid {
+    let msg = message("a");
+    let no_trace = TraceContext::default();
+    let created = ctx.store.create_in_batch(&msg, Some(batch), &no_trace);
+    assert!(created.await.unwrap());
+    msg.job_id
 }
 
 pub async fn list_filters_and_pages(ctx: Ctx) {
@@ -71,19 +81,13 @@ pub async fn list_filters_and_pages(ctx: Ctx) {
 
     // Batches.
     let batch = Uuid::new_v4();
-    let msg = message("a");
-    assert!(
-        ctx.store
-            .create_in_batch(&msg, Some(batch), &Default::default())
-            .await
-            .unwrap()
-    );
+    let job = create_in_batch(&ctx, batch).await;
     let in_batch = ListFilter {
         batch_id: Some(batch),
         ..ListFilter::default()
     };
     let listed = ctx.store.list(&in_batch).await.unwrap();
-    assert_eq!(ids(&listed), vec![msg.job_id]);
+    assert_eq!(ids(&listed), vec![job]);
     assert_eq!(listed[0].batch_id, Some(batch));
 }
 
@@ -106,14 +110,7 @@ pub async fn batch_counts_are_per_tenant_and_batch(ctx: Ctx) {
     let batch = Uuid::new_v4();
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let msg = message("a");
-        assert!(
-            ctx.store
-                .create_in_batch(&msg, Some(batch), &Default::default())
-                .await
-                .unwrap()
-        );
-        ids.push(msg.job_id);
+        ids.push(create_in_batch(&ctx, batch).await);
     }
     ctx.store.start(ids[0], "w", LONG).await.unwrap();
     ctx.store

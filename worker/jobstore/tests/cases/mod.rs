@@ -17,6 +17,8 @@ pub use transitions::*;
 
 use std::time::Duration;
 
+use docfleet_jobstore::JobStore;
+
 /// A lease that runs out within the test.
 pub const SHORT: Duration = Duration::from_millis(200);
 /// A lease that does not.
@@ -25,4 +27,13 @@ pub const LONG: Duration = Duration::from_secs(60);
 /// Sleeps past a `SHORT` lease.
 pub async fn outlive_short_lease() {
     tokio::time::sleep(SHORT + Duration::from_millis(150)).await;
+}
+
+/// Whether `lease_next` for `worker` (up to `max` jobs) finds nothing to claim.
+pub async fn claims_nothing(store: &dyn JobStore, worker: &str, max: usize) -> bool {
+    store
+        .lease_next(worker, max, LONG)
+        .await
+        .unwrap()
+        .is_empty()
 }

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use docfleet_jobstore::{JobOutcome, JobRecord, JobState, StartOutcome, StoreOptions};
+use docfleet_jobstore::{JobOutcome, JobRecord, JobState, JobStore, StartOutcome, StoreOptions};
 use uuid::Uuid;
 
-use super::{LONG, SHORT, outlive_short_lease};
+use super::{LONG, SHORT, claims_nothing, outlive_short_lease};
 use crate::common::{Ctx, message};
 
 fn started(outcome: StartOutcome) -> JobRecord {
@@ -14,6 +14,20 @@ fn started(outcome: StartOutcome) -> JobRecord {
         StartOutcome::Started(job) => *job,
         other => panic!("expected Started, got {other:?}"),
     }
+}
+
+/// `fail` without a retry delay.
+async fn fail_now(
+    store: &dyn JobStore,
+    id: Uuid,
+    worker: &str,
+    error: &str,
+    terminal: bool,
+) -> Option<JobState> {
+    store
+        .fail(id, worker, error, terminal, Duration::ZERO)
+        .await
+        .unwrap()
 }
 
 fn outcome(points: u64) -> JobOutcome {
@@ -100,11 +114,7 @@ pub async fn start_on_finished_job_acks(ctx: Ctx) {
     let dead = message("acme");
     ctx.store.create(&dead).await.unwrap();
     started(ctx.store.start(dead.job_id, "w1", LONG).await.unwrap());
-    let state = ctx
-        .store
-        .fail(dead.job_id, "w1", "corrupt PDF", true, Duration::ZERO)
-        .await
-        .unwrap();
+    let state = fail_now(&*ctx.store, dead.job_id, "w1", "corrupt PDF", true).await;
     assert_eq!(state, Some(JobState::Dead));
     let again = ctx.store.start(dead.job_id, "w2", LONG).await.unwrap();
     assert_eq!(again, StartOutcome::AlreadyFinished(JobState::Dead));
@@ -141,20 +151,8 @@ pub async fn other_worker_cannot_transition(ctx: Ctx) {
     started(ctx.store.start(msg.job_id, "w1", LONG).await.unwrap());
     let id = msg.job_id;
     assert!(!ctx.store.succeed(id, "w2", &outcome(1)).await.unwrap());
-    assert_eq!(
-        ctx.store
-            .fail(id, "w2", "boom", false, Duration::ZERO)
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        ctx.store
-            .fail(id, "w2", "boom", true, Duration::ZERO)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(fail_now(&*ctx.store, id, "w2", "boom", false).await, None);
+    assert_eq!(fail_now(&*ctx.store, id, "w2", "boom", true).await, None);
     assert!(!ctx.store.extend_lease(id, "w2", LONG).await.unwrap());
     assert!(!ctx.store.release(id, "w2").await.unwrap());
     let job = ctx.store.get(id).await.unwrap().unwrap();
@@ -185,24 +183,12 @@ pub async fn stale_worker_cannot_overwrite_newer_outcome(ctx: Ctx) {
     // w1 comes back late: every transition is refused.
     assert!(!ctx.store.extend_lease(id, "w1", LONG).await.unwrap());
     assert!(!ctx.store.succeed(id, "w1", &outcome(99)).await.unwrap());
-    assert_eq!(
-        ctx.store
-            .fail(id, "w1", "late", true, Duration::ZERO)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(fail_now(&*ctx.store, id, "w1", "late", true).await, None);
     assert!(!ctx.store.release(id, "w1").await.unwrap());
     assert!(ctx.store.succeed(id, "w2", &outcome(7)).await.unwrap());
     // And once succeeded, nothing changes it again, not even its own worker.
     assert!(!ctx.store.succeed(id, "w2", &outcome(1)).await.unwrap());
-    assert_eq!(
-        ctx.store
-            .fail(id, "w2", "x", true, Duration::ZERO)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(fail_now(&*ctx.store, id, "w2", "x", true).await, None);
     assert!(!ctx.store.release(id, "w2").await.unwrap());
     assert!(!ctx.store.extend_lease(id, "w2", LONG).await.unwrap());
     let job = ctx.store.get(id).await.unwrap().unwrap();
@@ -216,11 +202,7 @@ pub async fn fail_retries_then_terminal_is_dead(ctx: Ctx) {
     let id = msg.job_id;
     ctx.store.create(&msg).await.unwrap();
     started(ctx.store.start(id, "w1", LONG).await.unwrap());
-    let state = ctx
-        .store
-        .fail(id, "w1", "store unavailable", false, Duration::ZERO)
-        .await
-        .unwrap();
+    let state = fail_now(&*ctx.store, id, "w1", "store unavailable", false).await;
     assert_eq!(state, Some(JobState::Queued));
     let job = ctx.store.get(id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Queued);
@@ -231,11 +213,7 @@ pub async fn fail_retries_then_terminal_is_dead(ctx: Ctx) {
     let job = started(ctx.store.start(id, "w2", LONG).await.unwrap());
     assert_eq!(job.attempts, 2);
     assert_eq!(job.error.as_deref(), Some("store unavailable"));
-    let state = ctx
-        .store
-        .fail(id, "w2", "corrupt PDF", true, Duration::ZERO)
-        .await
-        .unwrap();
+    let state = fail_now(&*ctx.store, id, "w2", "corrupt PDF", true).await;
     assert_eq!(state, Some(JobState::Dead));
     let job = ctx.store.get(id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Dead);
@@ -257,16 +235,10 @@ pub async fn fail_after_max_attempts_is_dead(ctx: Ctx) {
     let msg = message("acme");
     store.create(&msg).await.unwrap();
     started(store.start(msg.job_id, "w1", LONG).await.unwrap());
-    let first = store
-        .fail(msg.job_id, "w1", "timeout", false, Duration::ZERO)
-        .await
-        .unwrap();
+    let first = fail_now(&*store, msg.job_id, "w1", "timeout", false).await;
     assert_eq!(first, Some(JobState::Queued));
     started(store.start(msg.job_id, "w1", LONG).await.unwrap());
-    let second = store
-        .fail(msg.job_id, "w1", "timeout", false, Duration::ZERO)
-        .await
-        .unwrap();
+    let second = fail_now(&*store, msg.job_id, "w1", "timeout", false).await;
     assert_eq!(second, Some(JobState::Dead));
     let job = store.get(msg.job_id).await.unwrap().unwrap();
     assert_eq!(
@@ -304,12 +276,6 @@ pub async fn extend_lease_keeps_the_job(ctx: Ctx) {
         ctx.store.start(id, "w2", LONG).await.unwrap(),
         StartOutcome::LeasedByOther { .. }
     ));
-    assert!(
-        ctx.store
-            .lease_next("w2", 10, LONG)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claims_nothing(&*ctx.store, "w2", 10).await);
     assert!(ctx.store.succeed(id, "w1", &outcome(1)).await.unwrap());
 }
