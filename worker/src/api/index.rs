@@ -12,8 +12,8 @@ use docfleet_pipeline::index::VectorIndex;
 use tokio::sync::OnceCell;
 
 use super::problem::Problem;
-use crate::app::{self, IndexAccess};
 use crate::settings::{CommonOpts, DEFAULT_MODEL};
+use crate::wiring::{self, IndexAccess};
 
 /// The index of each of the fleet's models (`default` and `DOCFLEET_MODELS`): a search reads the
 /// caller's tenant's model's, a delete every model's.
@@ -34,7 +34,7 @@ impl ApiIndex {
         };
         if common.index.qdrant_url.is_some() {
             // A bad Qdrant URL is a start-up error, as before models had their own collections.
-            let index = app::open_index(common, IndexAccess::Write)?;
+            let index = wiring::open_index(common, IndexAccess::Write)?;
             this.clients().insert(DEFAULT_MODEL.to_owned(), index);
         }
         Ok(this)
@@ -66,12 +66,12 @@ impl ApiIndex {
             if let Some(index) = self.clients().get(model) {
                 return Ok(index.clone());
             }
-            let index = app::open_index(&common, IndexAccess::Write)
+            let index = wiring::open_index(&common, IndexAccess::Write)
                 .map_err(|e| index_problem("connecting to Qdrant failed", &e))?;
             self.clients().insert(model.to_owned(), index.clone());
             return Ok(index);
         }
-        tokio::task::spawn_blocking(move || app::open_index(&common, access))
+        tokio::task::spawn_blocking(move || wiring::open_index(&common, access))
             .await
             .map_err(|e| Problem::unavailable("opening the index failed", e))?
             .map_err(|e| index_problem("opening the index failed", &e))
@@ -119,7 +119,7 @@ impl LazyEmbedder {
             .clone();
         cell.get_or_try_init(|| async {
             let common = common.for_model(model)?;
-            tokio::task::spawn_blocking(move || app::load_embedder(&common, 4096))
+            tokio::task::spawn_blocking(move || wiring::load_embedder(&common, 4096))
                 .await
                 .map_err(anyhow::Error::from)?
         })

@@ -26,7 +26,7 @@ mod problem;
 mod profile;
 mod request_id;
 mod search;
-mod sources;
+mod source_policy;
 mod trace;
 mod upload;
 
@@ -48,7 +48,8 @@ use tracing::info;
 
 use crate::profile::ProfileCache;
 use crate::settings::{ApiOpts, CommonOpts, QueueOpts, StoreOpts};
-use crate::{connect, fleet};
+use crate::wiring::queue as connect;
+use crate::worker_loop;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -58,7 +59,7 @@ pub struct ApiState {
     pub producer: Option<Arc<dyn JobProducer>>,
     pub pepper: Arc<Vec<u8>>,
     /// Which sources a tenant may submit (file://, the object store, allowed prefixes).
-    pub sources: Arc<sources::SourcePolicy>,
+    pub sources: Arc<source_policy::SourcePolicy>,
     /// For listing s3:// prefixes in batches.
     pub common: Arc<CommonOpts>,
     /// Where uploaded documents are stored before their job runs (the artifact store).
@@ -152,13 +153,13 @@ pub async fn api(
         store: store.clone(),
         producer,
         pepper: Arc::new(opts.keys.pepper(common)?),
-        sources: Arc::new(sources::SourcePolicy::new(
+        sources: Arc::new(source_policy::SourcePolicy::new(
             opts.api_allow_file_sources,
             common.storage.object_store_url.as_deref(),
             &opts.api_source_prefixes,
         )?),
         common: Arc::new(common.clone()),
-        objects: crate::app::build_object_store(common).await?,
+        objects: crate::wiring::build_object_store(common).await?,
         max_body_bytes: opts.api_max_body_bytes,
         index: index::ApiIndex::new(common)?,
         embedder: index::LazyEmbedder::default(),
@@ -174,7 +175,7 @@ pub async fn api(
     info!(%addr, queue = queue_opts.kind.as_str(), "API listening");
     eprintln!("docfleet API listening on http://{addr}");
     let shutdown = CancellationToken::new();
-    fleet::cancel_on_signal(shutdown.clone())?;
+    worker_loop::cancel_on_signal(shutdown.clone())?;
     axum::serve(listener, router(state, opts.api_max_upload_bytes))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

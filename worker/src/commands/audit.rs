@@ -4,8 +4,8 @@
 use anyhow::Result;
 use docfleet_jobstore::{AuditFilter, AuditOutcome, AuditRecord, JobStore, NewAuditRecord, now_ms};
 
-use crate::connect;
 use crate::settings::{CommonOpts, StoreOpts};
+use crate::wiring::queue as connect;
 
 /// The key id of records the command line appends.
 pub const CLI_KEY_ID: &str = "cli";

@@ -13,9 +13,9 @@ use serde::Serialize;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::connect;
+use crate::local_files::discover;
 use crate::settings::{CommonOpts, QueueOpts, StoreOpts};
-use crate::sources::discover;
+use crate::wiring::queue as connect;
 
 #[derive(Debug, Serialize)]
 pub struct Enqueued {

@@ -5,8 +5,8 @@ use docfleet_jobstore::{JobRecord, JobState, ListFilter};
 use docfleet_pipeline::job::{JobMessage, JobOptions};
 use uuid::Uuid;
 
-use crate::connect;
 use crate::settings::{CommonOpts, QueueOpts, StoreOpts};
+use crate::wiring::queue as connect;
 
 /// Rows in creation order (all pages), optionally one state, the tenant's only unless `all`.
 pub async fn list(

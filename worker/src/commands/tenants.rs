@@ -10,9 +10,9 @@ use docfleet_pipeline::job::validate_tenant;
 use crate::auth;
 use crate::cli::{KeysCommand, ProfileCommand, TenantsCommand};
 use crate::commands::audit::record_cli;
-use crate::connect;
 use crate::profile::Profile;
 use crate::settings::{CommonOpts, KeyOpts, StoreOpts};
+use crate::wiring::queue as connect;
 
 pub async fn tenants(
     common: &CommonOpts,

@@ -7,16 +7,16 @@ use anyhow::Result;
 use docfleet_pipeline::embed_lane::EmbedCallObserver;
 use tokio_util::sync::CancellationToken;
 
-use crate::app;
-use crate::connect;
-use crate::fleet::doc_locks::DocLocks;
-use crate::fleet::metrics::Metrics;
-use crate::fleet::ops::{self, OpsState};
-use crate::fleet::retry::RetryPolicy;
-use crate::fleet::webhooks::Webhooks;
-use crate::fleet::{JobContext, LoopOptions, cancel_on_signal, run_loop};
 use crate::profile::ProfileCache;
 use crate::settings::{CommonOpts, PipelineOpts, QueueOpts, StoreOpts, WorkerOpts};
+use crate::wiring;
+use crate::wiring::queue as connect;
+use crate::worker_loop::doc_locks::DocLocks;
+use crate::worker_loop::metrics::Metrics;
+use crate::worker_loop::ops::{self, OpsState};
+use crate::worker_loop::retry::RetryPolicy;
+use crate::worker_loop::webhooks::Webhooks;
+use crate::worker_loop::{JobContext, LoopOptions, cancel_on_signal, run_loop};
 
 /// `<hostname>-<pid>`: unique per process, recognisable in `docfleet jobs` and the broker UI.
 fn default_worker_id() -> String {
@@ -54,7 +54,7 @@ pub async fn worker(
     )
     .await?;
     let observer: Arc<dyn EmbedCallObserver> = metrics.clone();
-    let pipelines = app::build_pipelines(common, pipeline, Some(observer)).await?;
+    let pipelines = wiring::build_pipelines(common, pipeline, Some(observer)).await?;
 
     let stop_ops = CancellationToken::new();
     let ops_task = if opts.ops_addr == "off" {

@@ -3,6 +3,7 @@
 
 mod models;
 mod pipelines;
+pub mod queue;
 
 pub use models::ModelSet;
 pub use pipelines::{JobPipeline, Pipelines};

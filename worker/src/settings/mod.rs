@@ -499,14 +499,14 @@ fn secret<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Er
 }
 
 fn url_without_password<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
-    crate::connect::redact(v).serialize(s)
+    crate::wiring::queue::redact(v).serialize(s)
 }
 
 fn optional_url_without_password<S: serde::Serializer>(
     v: &Option<String>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
-    v.as_deref().map(crate::connect::redact).serialize(s)
+    v.as_deref().map(crate::wiring::queue::redact).serialize(s)
 }
 
 /// `k=v` pairs with the values of credential-like keys (password, secret, key, token) hidden.

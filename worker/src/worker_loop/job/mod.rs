@@ -21,8 +21,8 @@ use super::fleet_lock::{FleetLock, Take, defer_delay};
 use super::metrics::{DeadLetterReason, JobOutcomeLabel, Metrics};
 use super::retry::{RetryPolicy, durably};
 use super::webhooks::{Event, JobEvent, Webhooks};
-use crate::app::{JobPipeline, Pipelines};
 use crate::profile::{ActiveProfile, ProfileCache};
+use crate::wiring::{JobPipeline, Pipelines};
 
 /// What every job needs; shared by all in-flight jobs.
 pub struct JobContext {
@@ -565,7 +565,7 @@ mod tests {
             queue: Arc::new(JobTableQueue::new(store.clone(), "w", lease, lease)),
             profiles: Arc::new(ProfileCache::new(store.clone(), Duration::ZERO)),
             store,
-            pipelines: crate::app::build_pipelines(&cli.common, pipeline, None)
+            pipelines: crate::wiring::build_pipelines(&cli.common, pipeline, None)
                 .await
                 .unwrap(),
             metrics: Metrics::new(),
