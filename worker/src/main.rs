@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod config_file;
 mod documents;
+mod extractor_child;
 mod local_files;
 mod peak_memory;
 mod profile;
@@ -75,7 +76,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         // An extractor child is one thread on stdin/stdout: no async runtime to start.
         Command::ExtractWorker { max_file_bytes } => {
-            wiring::serve_extract_worker(&cli.common, *max_file_bytes).map(|()| ExitCode::SUCCESS)
+            extractor_child::serve_extract_worker(&cli.common, *max_file_bytes)
+                .map(|()| ExitCode::SUCCESS)
         }
         _ => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -172,7 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queues {
             which: QueuesCommand::Init { queue, lease_secs },
         } => {
-            let done = wiring::queue::init_queues(
+            let done = wiring::init_queues(
                 &queue,
                 common.storage.aws_region.as_deref(),
                 std::time::Duration::from_secs(lease_secs),
@@ -187,7 +189,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store,
             queue,
         } => {
-            let n = commands::jobs::redrive(common, &store, &queue, &job_ids, all_tenants).await?;
+            let n =
+                commands::redrive::redrive(common, &store, &queue, &job_ids, all_tenants).await?;
             eprintln!("{n} dead jobs queued again");
             Ok(ExitCode::SUCCESS)
         }
@@ -258,7 +261,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { which, store, keys } => {
-            commands::tenants::keys(common, &store, &keys, which).await?;
+            commands::keys::keys(common, &store, &keys, which).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {

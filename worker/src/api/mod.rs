@@ -10,7 +10,8 @@
 //! - profile.rs: `GET/PUT /v1/profile`, the tenant's profile (admin keys).
 //! - upload.rs: multipart uploads, stored before their job is submitted.
 //! - search.rs, documents.rs: search the caller's vectors; delete a document (points, artifacts).
-//! - index.rs: the index and the model as the API opens them.
+//! - index.rs: the index and the model as the API opens them (through `crate::wiring`).
+//! - source_policy.rs: which sources a tenant may submit (file://, the object store, prefixes).
 //! - metrics.rs: `/metrics` (requests by route and status, latency).
 //! - trace.rs: a span per request, continuing the caller's trace (`traceparent`).
 //! - openapi.json: the contract, served at /openapi.json.
@@ -48,7 +49,7 @@ use tracing::info;
 
 use crate::profile::ProfileCache;
 use crate::settings::{ApiOpts, CommonOpts, QueueOpts, StoreOpts};
-use crate::wiring::queue as connect;
+use crate::wiring;
 use crate::worker_loop;
 
 const OPENAPI: &str = include_str!("openapi.json");
@@ -147,8 +148,8 @@ pub async fn api(
     queue_opts: &QueueOpts,
     opts: &ApiOpts,
 ) -> Result<()> {
-    let store = connect::job_store(common, store_opts).await?;
-    let producer = connect::job_producer(queue_opts, common.storage.aws_region.as_deref()).await?;
+    let store = wiring::open_job_store(common, store_opts).await?;
+    let producer = wiring::open_producer(queue_opts, common.storage.aws_region.as_deref()).await?;
     let state = ApiState {
         store: store.clone(),
         producer,
@@ -159,7 +160,7 @@ pub async fn api(
             &opts.api_source_prefixes,
         )?),
         common: Arc::new(common.clone()),
-        objects: crate::wiring::build_object_store(common).await?,
+        objects: crate::wiring::open_object_store(common).await?,
         max_body_bytes: opts.api_max_body_bytes,
         index: index::ApiIndex::new(common)?,
         embedder: index::LazyEmbedder::default(),

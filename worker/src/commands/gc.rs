@@ -12,7 +12,6 @@ use serde::Serialize;
 use crate::documents::tenant_documents;
 use crate::profile::ProfileCache;
 use crate::settings::{CommonOpts, StoreOpts};
-use crate::wiring::queue as connect;
 use crate::wiring::{self, IndexAccess};
 
 #[derive(Debug, Default, Serialize)]
@@ -45,9 +44,9 @@ fn indexes(common: &CommonOpts) -> Result<Vec<Arc<dyn VectorIndex>>> {
 }
 
 pub async fn gc(common: &CommonOpts, store_opts: &StoreOpts, dry_run: bool) -> Result<GcReport> {
-    let store = connect::job_store(common, store_opts).await?;
+    let store = wiring::open_job_store(common, store_opts).await?;
     let profiles = ProfileCache::new(store.clone(), std::time::Duration::ZERO);
-    let objects = wiring::build_object_store(common).await?;
+    let objects = wiring::open_object_store(common).await?;
     let indexes = if dry_run {
         Vec::new()
     } else {

@@ -1,4 +1,4 @@
-//! `docfleet worker`: the queue consumer (see the fleet module).
+//! `docfleet worker`: the queue consumer (the run loop is `crate::worker_loop`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,8 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::profile::ProfileCache;
 use crate::settings::{CommonOpts, PipelineOpts, QueueOpts, StoreOpts, WorkerOpts};
-use crate::wiring;
-use crate::wiring::queue as connect;
+use crate::wiring::{self, ConsumerOptions};
 use crate::worker_loop::doc_locks::DocLocks;
 use crate::worker_loop::metrics::Metrics;
 use crate::worker_loop::ops::{self, OpsState};
@@ -42,17 +41,15 @@ pub async fn worker(
     cancel_on_signal(shutdown.clone())?;
 
     let metrics = Metrics::new();
-    let store = connect::job_store(common, store_opts).await?;
-    let queue = connect::job_queue(
-        queue_opts,
-        common.storage.aws_region.as_deref(),
-        store.clone(),
-        &worker_id,
+    let store = wiring::open_job_store(common, store_opts).await?;
+    let consumer = ConsumerOptions {
+        worker_id: &worker_id,
         lease,
-        Duration::from_millis(opts.poll_interval_ms),
-        pipeline.concurrency,
-    )
-    .await?;
+        poll_interval: Duration::from_millis(opts.poll_interval_ms),
+        prefetch: pipeline.concurrency,
+    };
+    let region = common.storage.aws_region.as_deref();
+    let queue = wiring::open_consumer(queue_opts, region, store.clone(), &consumer).await?;
     let observer: Arc<dyn EmbedCallObserver> = metrics.clone();
     let pipelines = wiring::build_pipelines(common, pipeline, Some(observer)).await?;
 

@@ -1,130 +1,90 @@
-//! Opens the job store and the queue named by the options.
+//! The queue of the options (`--queue`): its consuming side for the worker, its submitting side
+//! for enqueue, redrive and the API, and `docfleet queues init`. The local queue is the job
+//! table itself; the brokers' settings come from their typed options (`RabbitmqOpts::config`, …).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use docfleet_jobstore::{JobStore, JobTableQueue, StoreOptions};
-use docfleet_queue::kafka::{KafkaConfig, KafkaProducer, KafkaQueue, parse_properties};
-use docfleet_queue::rabbitmq::{RabbitConfig, RabbitQueue};
-use docfleet_queue::sqs::{SqsConfig, SqsQueue};
+use docfleet_jobstore::{JobStore, JobTableQueue};
+use docfleet_queue::kafka::{KafkaProducer, KafkaQueue};
+use docfleet_queue::rabbitmq::RabbitQueue;
+use docfleet_queue::sqs::SqsQueue;
 use docfleet_queue::{JobProducer, JobQueue};
 
-use crate::settings::{CommonOpts, QueueKind, QueueOpts, StoreOpts};
+use crate::settings::{QueueKind, QueueOpts, redact};
 
-pub async fn job_store(common: &CommonOpts, opts: &StoreOpts) -> Result<Arc<dyn JobStore>> {
-    let url = opts.url(common);
-    if opts.job_store_url.is_none() {
-        std::fs::create_dir_all(&common.data_dir)
-            .with_context(|| format!("creating {}", common.data_dir.display()))?;
-    }
-    let options = StoreOptions {
-        max_attempts: opts.max_attempts,
-        ..StoreOptions::default()
-    };
-    docfleet_jobstore::connect_with(&url, &options)
-        .await
-        .with_context(|| format!("opening the job store {}", redact(&url)))
+/// What the consuming side needs to know about the worker.
+pub struct ConsumerOptions<'a> {
+    pub worker_id: &'a str,
+    /// The job's lease: the job table's claim, SQS's visibility timeout.
+    pub lease: Duration,
+    /// How often the job-table queue looks for new jobs.
+    pub poll_interval: Duration,
+    /// Deliveries in flight at once (the worker's concurrency).
+    pub prefetch: usize,
 }
 
-fn rabbit_config(opts: &QueueOpts, prefetch: usize, name: &str) -> RabbitConfig {
-    let mut cfg = RabbitConfig::new(
-        &opts.amqp_url,
-        &opts.queue_name,
-        u16::try_from(prefetch.max(1)).unwrap_or(u16::MAX),
-    );
-    cfg.delivery_limit = opts.delivery_limit;
-    cfg.consumer_timeout = Duration::from_secs(opts.rabbitmq_consumer_timeout_secs);
-    cfg.connection_name = name.to_owned();
-    cfg
-}
-
-/// SQS settings; `visibility` is the worker's lease (renewed by its heartbeat).
-pub fn sqs_config(opts: &QueueOpts, region: Option<&str>, visibility: Duration) -> SqsConfig {
-    let mut cfg = SqsConfig::new(&opts.queue_name);
-    cfg.endpoint_url = opts.sqs_endpoint_url.clone();
-    cfg.region = region.map(str::to_owned);
-    cfg.visibility_timeout = visibility;
-    cfg.max_receive_count = opts.sqs_max_receive_count;
-    cfg
-}
-
-/// Kafka settings; `max_in_flight` is the worker's concurrency (partitions pause beyond it).
-pub fn kafka_config(opts: &QueueOpts, max_in_flight: usize) -> Result<KafkaConfig> {
-    let mut cfg = KafkaConfig::new(&opts.kafka_bootstrap_servers, &opts.queue_name);
-    cfg.group_id = opts.kafka_group_id.clone();
-    cfg.partitions = opts.kafka_partitions;
-    cfg.replication_factor = opts.kafka_replication_factor;
-    cfg.session_timeout = Duration::from_millis(opts.kafka_session_timeout_ms);
-    cfg.max_in_flight = max_in_flight.max(1);
-    cfg.properties = parse_properties(&opts.kafka_properties)?;
-    Ok(cfg)
-}
-
-async fn sqs_queue(
-    opts: &QueueOpts,
-    region: Option<&str>,
-    visibility: Duration,
-) -> Result<SqsQueue> {
-    SqsQueue::connect(sqs_config(opts, region, visibility))
-        .await
-        .with_context(|| format!("opening SQS queue {}", opts.queue_name))
-}
-
-/// The consuming side, for `docfleet worker`.
-pub async fn job_queue(
+/// The consuming side, for `docfleet worker`; `store` is the job-table queue's table.
+pub async fn open_consumer(
     opts: &QueueOpts,
     region: Option<&str>,
     store: Arc<dyn JobStore>,
-    worker_id: &str,
-    lease: Duration,
-    poll_interval: Duration,
-    prefetch: usize,
+    worker: &ConsumerOptions<'_>,
 ) -> Result<Arc<dyn JobQueue>> {
+    let name = &opts.queue_name;
     Ok(match opts.kind {
-        QueueKind::Local => Arc::new(JobTableQueue::new(store, worker_id, lease, poll_interval)),
+        QueueKind::Local => Arc::new(JobTableQueue::new(
+            store,
+            worker.worker_id,
+            worker.lease,
+            worker.poll_interval,
+        )),
         QueueKind::Rabbitmq => {
-            let cfg = rabbit_config(opts, prefetch, &format!("docfleet worker {worker_id}"));
+            let connection = format!("docfleet worker {}", worker.worker_id);
+            let cfg = opts.rabbitmq.config(name, worker.prefetch, &connection);
             Arc::new(
-                RabbitQueue::connect(cfg).await.with_context(|| {
-                    format!("connecting to RabbitMQ at {}", redact(&opts.amqp_url))
-                })?,
+                RabbitQueue::connect(cfg)
+                    .await
+                    .with_context(|| rabbit_at(opts))?,
             )
         }
-        QueueKind::Sqs => Arc::new(sqs_queue(opts, region, lease).await?),
+        QueueKind::Sqs => Arc::new(open_sqs(opts, region, worker.lease).await?),
         QueueKind::Kafka => Arc::new(
-            KafkaQueue::connect(kafka_config(opts, prefetch)?).with_context(|| {
+            KafkaQueue::connect(opts.kafka.config(name, worker.prefetch)?).with_context(|| {
                 format!(
                     "joining Kafka group {} at {}",
-                    opts.kafka_group_id, opts.kafka_bootstrap_servers
+                    opts.kafka.kafka_group_id, opts.kafka.kafka_bootstrap_servers
                 )
             })?,
         ),
     })
 }
 
-/// The submitting side, for `docfleet enqueue`: `None` for the local queue, whose job rows are
-/// the queue.
-pub async fn job_producer(
+/// The submitting side, for `docfleet enqueue`, `redrive` and the API: `None` for the local
+/// queue, whose job rows are the queue.
+pub async fn open_producer(
     opts: &QueueOpts,
     region: Option<&str>,
 ) -> Result<Option<Arc<dyn JobProducer>>> {
+    let name = &opts.queue_name;
     Ok(match opts.kind {
         QueueKind::Local => None,
         QueueKind::Rabbitmq => {
-            let cfg = rabbit_config(opts, 1, "docfleet enqueue");
+            let cfg = opts.rabbitmq.config(name, 1, "docfleet enqueue");
             Some(Arc::new(
-                RabbitQueue::connect_producer(cfg).await.with_context(|| {
-                    format!("connecting to RabbitMQ at {}", redact(&opts.amqp_url))
-                })?,
+                RabbitQueue::connect_producer(cfg)
+                    .await
+                    .with_context(|| rabbit_at(opts))?,
             ))
         }
         QueueKind::Sqs => Some(Arc::new(
-            sqs_queue(opts, region, Duration::from_secs(60)).await?,
+            open_sqs(opts, region, Duration::from_secs(60)).await?,
         )),
         QueueKind::Kafka => Some(Arc::new(
-            KafkaProducer::connect(kafka_config(opts, 1)?)
-                .with_context(|| format!("Kafka producer for {}", opts.kafka_bootstrap_servers))?,
+            KafkaProducer::connect(opts.kafka.config(name, 1)?).with_context(|| {
+                format!("Kafka producer for {}", opts.kafka.kafka_bootstrap_servers)
+            })?,
         )),
     })
 }
@@ -136,56 +96,45 @@ pub async fn init_queues(
     region: Option<&str>,
     lease: Duration,
 ) -> Result<&'static str> {
+    let name = &opts.queue_name;
     match opts.kind {
         QueueKind::Local => Ok("the local queue is the job table: nothing to create"),
         QueueKind::Rabbitmq => {
-            let cfg = rabbit_config(opts, 1, "docfleet queues init");
+            let cfg = opts.rabbitmq.config(name, 1, "docfleet queues init");
             let q = RabbitQueue::connect_producer(cfg)
                 .await
-                .with_context(|| format!("connecting to RabbitMQ at {}", redact(&opts.amqp_url)))?;
+                .with_context(|| rabbit_at(opts))?;
             q.close().await;
             Ok("RabbitMQ queue, dead-letter exchange and queue declared")
         }
         QueueKind::Sqs => {
-            SqsQueue::create_queues(&sqs_config(opts, region, lease))
+            SqsQueue::create_queues(&opts.sqs.config(name, region, lease))
                 .await
-                .with_context(|| format!("creating SQS queues for {}", opts.queue_name))?;
+                .with_context(|| format!("creating SQS queues for {name}"))?;
             Ok("SQS queue and dead-letter queue (with redrive policy) created")
         }
         QueueKind::Kafka => {
-            docfleet_queue::kafka::create_topics(&kafka_config(opts, 1)?)
+            docfleet_queue::kafka::create_topics(&opts.kafka.config(name, 1)?)
                 .await
-                .with_context(|| format!("creating Kafka topics for {}", opts.queue_name))?;
+                .with_context(|| format!("creating Kafka topics for {name}"))?;
             Ok("Kafka topics created: jobs, .retry and .dlq")
         }
     }
 }
 
-/// A URL with its password replaced, for messages and logs.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
+async fn open_sqs(
+    opts: &QueueOpts,
+    region: Option<&str>,
+    visibility: Duration,
+) -> Result<SqsQueue> {
+    SqsQueue::connect(opts.sqs.config(&opts.queue_name, region, visibility))
+        .await
+        .with_context(|| format!("opening SQS queue {}", opts.queue_name))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_passwords_only() {
-        assert_eq!(
-            redact("amqp://guest:secret@host:5672/%2f"),
-            "amqp://guest:***@host:5672/%2f"
-        );
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("/tmp/jobs.sqlite"), "/tmp/jobs.sqlite");
-    }
+fn rabbit_at(opts: &QueueOpts) -> String {
+    format!(
+        "connecting to RabbitMQ at {}",
+        redact(&opts.rabbitmq.amqp_url)
+    )
 }
