@@ -1,20 +1,20 @@
 //! `docfleet`: one binary, the role chosen by subcommand.
 
 mod api;
-mod app;
 mod auth;
 mod cli;
 mod commands;
 mod config_file;
-mod connect;
 mod documents;
-mod fleet;
+mod extractor_child;
+mod local_files;
+mod peak_memory;
 mod profile;
 mod progress;
-mod rss;
 mod settings;
-mod sources;
 mod telemetry;
+mod wiring;
+mod worker_loop;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -76,7 +76,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         // An extractor child is one thread on stdin/stdout: no async runtime to start.
         Command::ExtractWorker { max_file_bytes } => {
-            app::serve_extract_worker(&cli.common, *max_file_bytes).map(|()| ExitCode::SUCCESS)
+            extractor_child::serve_extract_worker(&cli.common, *max_file_bytes)
+                .map(|()| ExitCode::SUCCESS)
         }
         _ => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -173,7 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queues {
             which: QueuesCommand::Init { queue, lease_secs },
         } => {
-            let done = connect::init_queues(
+            let done = wiring::init_queues(
                 &queue,
                 common.storage.aws_region.as_deref(),
                 std::time::Duration::from_secs(lease_secs),
@@ -188,7 +189,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store,
             queue,
         } => {
-            let n = commands::jobs::redrive(common, &store, &queue, &job_ids, all_tenants).await?;
+            let n =
+                commands::redrive::redrive(common, &store, &queue, &job_ids, all_tenants).await?;
             eprintln!("{n} dead jobs queued again");
             Ok(ExitCode::SUCCESS)
         }
@@ -259,7 +261,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { which, store, keys } => {
-            commands::tenants::keys(common, &store, &keys, which).await?;
+            commands::keys::keys(common, &store, &keys, which).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {

@@ -13,7 +13,7 @@ use super::audit::AuditSlot;
 use super::auth::Caller;
 use super::index::index_problem;
 use super::problem::{Problem, rejection};
-use crate::app::IndexAccess;
+use crate::wiring::IndexAccess;
 
 #[derive(Debug, Serialize)]
 pub struct Deleted {

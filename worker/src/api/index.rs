@@ -1,8 +1,8 @@
 //! The vector index and the model as the API uses them (search, delete).
 //!
-//! A Qdrant server is one shared client per model (each model's collection). The embedded index
-//! allows one writer or many readers per machine, so the API opens it per request and a running
-//! worker (its writer) makes those requests answer 503 with the reason.
+//! They are opened by `wiring::Indexes` (a Qdrant server's client shared per model, the embedded
+//! index per request); here its failures become problems: a running worker holding the
+//! embedded index makes search and delete answer 503 with the reason.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,43 +12,23 @@ use docfleet_pipeline::index::VectorIndex;
 use tokio::sync::OnceCell;
 
 use super::problem::Problem;
-use crate::app::{self, IndexAccess};
-use crate::settings::{CommonOpts, DEFAULT_MODEL};
+use crate::settings::CommonOpts;
+use crate::wiring::{self, IndexAccess, Indexes, OpenIndexError};
 
 /// The index of each of the fleet's models (`default` and `DOCFLEET_MODELS`): a search reads the
 /// caller's tenant's model's, a delete every model's.
 #[derive(Clone)]
-pub struct ApiIndex {
-    common: Arc<CommonOpts>,
-    /// Qdrant clients by model, made on first use (the embedded index is opened per request).
-    qdrant: Arc<Mutex<HashMap<String, Arc<dyn VectorIndex>>>>,
-}
+pub struct ApiIndex(Arc<Indexes>);
 
 impl ApiIndex {
+    /// A malformed DOCFLEET_MODELS or a bad Qdrant URL is a start-up error, not the first search's.
     pub fn new(common: &CommonOpts) -> anyhow::Result<Self> {
-        // A malformed DOCFLEET_MODELS is a start-up error, not the first search's.
-        common.model_names()?;
-        let this = Self {
-            common: Arc::new(common.clone()),
-            qdrant: Arc::default(),
-        };
-        if common.index.qdrant_url.is_some() {
-            // A bad Qdrant URL is a start-up error, as before models had their own collections.
-            let index = app::open_index(common, IndexAccess::Write)?;
-            this.clients().insert(DEFAULT_MODEL.to_owned(), index);
-        }
-        Ok(this)
-    }
-
-    fn clients(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<dyn VectorIndex>>> {
-        self.qdrant
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        Ok(Self(Arc::new(Indexes::new(common)?)))
     }
 
     /// The fleet's models that may hold vectors (`CommonOpts::indexed_models`).
     pub fn indexed_models(&self) -> Result<Vec<String>, Problem> {
-        self.common.indexed_models().map_err(|e| {
+        self.0.common().indexed_models().map_err(|e| {
             Problem::unavailable("reading the fleet's models failed", format!("{e:#}"))
         })
     }
@@ -59,22 +39,13 @@ impl ApiIndex {
         access: IndexAccess,
         model: &str,
     ) -> Result<Arc<dyn VectorIndex>, Problem> {
-        let common = self.common.for_model(model).map_err(|e| {
-            Problem::unavailable("the tenant's model is not configured", format!("{e:#}"))
-        })?;
-        if common.index.qdrant_url.is_some() {
-            if let Some(index) = self.clients().get(model) {
-                return Ok(index.clone());
+        self.0.open(model, access).await.map_err(|e| match &e {
+            OpenIndexError::UnknownModel(cause) => {
+                Problem::unavailable("the tenant's model is not configured", format!("{cause:#}"))
             }
-            let index = app::open_index(&common, IndexAccess::Write)
-                .map_err(|e| index_problem("connecting to Qdrant failed", &e))?;
-            self.clients().insert(model.to_owned(), index.clone());
-            return Ok(index);
-        }
-        tokio::task::spawn_blocking(move || app::open_index(&common, access))
-            .await
-            .map_err(|e| Problem::unavailable("opening the index failed", e))?
-            .map_err(|e| index_problem("opening the index failed", &e))
+            OpenIndexError::Server(cause) => index_problem("connecting to Qdrant failed", cause),
+            OpenIndexError::Embedded(cause) => index_problem("opening the index failed", cause),
+        })
     }
 }
 
@@ -119,7 +90,7 @@ impl LazyEmbedder {
             .clone();
         cell.get_or_try_init(|| async {
             let common = common.for_model(model)?;
-            tokio::task::spawn_blocking(move || app::load_embedder(&common, 4096))
+            tokio::task::spawn_blocking(move || wiring::load_embedder(&common, 4096))
                 .await
                 .map_err(anyhow::Error::from)?
         })

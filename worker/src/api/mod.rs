@@ -10,7 +10,8 @@
 //! - profile.rs: `GET/PUT /v1/profile`, the tenant's profile (admin keys).
 //! - upload.rs: multipart uploads, stored before their job is submitted.
 //! - search.rs, documents.rs: search the caller's vectors; delete a document (points, artifacts).
-//! - index.rs: the index and the model as the API opens them.
+//! - index.rs: the index and the model as the API opens them (through `crate::wiring`).
+//! - source_policy.rs: which sources a tenant may submit (file://, the object store, prefixes).
 //! - metrics.rs: `/metrics` (requests by route and status, latency).
 //! - trace.rs: a span per request, continuing the caller's trace (`traceparent`).
 //! - openapi.json: the contract, served at /openapi.json.
@@ -26,7 +27,7 @@ mod problem;
 mod profile;
 mod request_id;
 mod search;
-mod sources;
+mod source_policy;
 mod trace;
 mod upload;
 
@@ -48,7 +49,8 @@ use tracing::info;
 
 use crate::profile::ProfileCache;
 use crate::settings::{ApiOpts, CommonOpts, QueueOpts, StoreOpts};
-use crate::{connect, fleet};
+use crate::wiring;
+use crate::worker_loop;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -58,7 +60,7 @@ pub struct ApiState {
     pub producer: Option<Arc<dyn JobProducer>>,
     pub pepper: Arc<Vec<u8>>,
     /// Which sources a tenant may submit (file://, the object store, allowed prefixes).
-    pub sources: Arc<sources::SourcePolicy>,
+    pub sources: Arc<source_policy::SourcePolicy>,
     /// For listing s3:// prefixes in batches.
     pub common: Arc<CommonOpts>,
     /// Where uploaded documents are stored before their job runs (the artifact store).
@@ -146,19 +148,19 @@ pub async fn api(
     queue_opts: &QueueOpts,
     opts: &ApiOpts,
 ) -> Result<()> {
-    let store = connect::job_store(common, store_opts).await?;
-    let producer = connect::job_producer(queue_opts, common.storage.aws_region.as_deref()).await?;
+    let store = wiring::open_job_store(common, store_opts).await?;
+    let producer = wiring::open_producer(queue_opts, common.storage.aws_region.as_deref()).await?;
     let state = ApiState {
         store: store.clone(),
         producer,
         pepper: Arc::new(opts.keys.pepper(common)?),
-        sources: Arc::new(sources::SourcePolicy::new(
+        sources: Arc::new(source_policy::SourcePolicy::new(
             opts.api_allow_file_sources,
             common.storage.object_store_url.as_deref(),
             &opts.api_source_prefixes,
         )?),
         common: Arc::new(common.clone()),
-        objects: crate::app::build_object_store(common).await?,
+        objects: crate::wiring::open_object_store(common).await?,
         max_body_bytes: opts.api_max_body_bytes,
         index: index::ApiIndex::new(common)?,
         embedder: index::LazyEmbedder::default(),
@@ -174,7 +176,7 @@ pub async fn api(
     info!(%addr, queue = queue_opts.kind.as_str(), "API listening");
     eprintln!("docfleet API listening on http://{addr}");
     let shutdown = CancellationToken::new();
-    fleet::cancel_on_signal(shutdown.clone())?;
+    worker_loop::cancel_on_signal(shutdown.clone())?;
     axum::serve(listener, router(state, opts.api_max_upload_bytes))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

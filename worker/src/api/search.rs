@@ -17,9 +17,9 @@ use super::auth::Caller;
 use super::documents::check_doc_id;
 use super::index::index_problem;
 use super::problem::{Problem, rejection};
-use crate::app::IndexAccess;
 use crate::commands::search::{FilterSpec, HitView, filter, view};
 use crate::settings::DEFAULT_MODEL;
+use crate::wiring::IndexAccess;
 
 const MAX_TOP_K: usize = 100;
 const MAX_QUERY_CHARS: usize = 4096;

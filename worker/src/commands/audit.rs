@@ -4,8 +4,8 @@
 use anyhow::Result;
 use docfleet_jobstore::{AuditFilter, AuditOutcome, AuditRecord, JobStore, NewAuditRecord, now_ms};
 
-use crate::connect;
 use crate::settings::{CommonOpts, StoreOpts};
+use crate::wiring;
 
 /// The key id of records the command line appends.
 pub const CLI_KEY_ID: &str = "cli";
@@ -55,7 +55,7 @@ pub async fn list(
     store_opts: &StoreOpts,
     query: &AuditQuery,
 ) -> Result<Vec<AuditRecord>> {
-    let store = connect::job_store(common, store_opts).await?;
+    let store = wiring::open_job_store(common, store_opts).await?;
     let mut out: Vec<AuditRecord> = Vec::new();
     let mut before = query.before;
     while out.len() < query.limit as usize {

@@ -7,9 +7,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, ensure};
 use docfleet_models::Embedder;
 
-use crate::app;
 use crate::commands::run::run_batch;
 use crate::settings::{CommonOpts, PipelineOpts};
+use crate::wiring;
 
 /// Figures measured on the project's 2-core machines (docs/ENVIRONMENT in the steering repo),
 /// printed beside ours for orientation; they are not measured by this run.
@@ -110,7 +110,7 @@ pub fn bench_embed(
             .with_context(|| format!("writing {}", path.display()))?;
     }
     let refs: Vec<&str> = corpus.iter().map(String::as_str).collect();
-    let probe = app::load_embedder(common, 1 << 20)?;
+    let probe = wiring::load_embedder(common, 1 << 20)?;
     // What the model sees: special tokens included, truncated to its max_tokens.
     let tokens: Vec<usize> = corpus
         .iter()
@@ -141,7 +141,7 @@ pub fn bench_embed(
         "batch", "texts/s", "tokens/s", "secs", "GFLOP/s", "% peak"
     );
     for &batch in batch_sizes {
-        let embedder = app::load_embedder(common, batch.max(1) * longest)?;
+        let embedder = wiring::load_embedder(common, batch.max(1) * longest)?;
         embedder.embed(&refs[..batch.min(refs.len())])?; // warm-up: allocations, caches
         let started = Instant::now();
         let vectors = embedder.embed(&refs)?;
@@ -161,7 +161,7 @@ pub fn bench_embed(
             100.0 * gflop / secs / peak
         );
     }
-    if let Some(rss) = crate::rss::peak_rss_bytes() {
+    if let Some(rss) = crate::peak_memory::peak_rss_bytes() {
         println!("peak RSS {:.0} MiB", rss as f64 / (1 << 20) as f64);
     }
     println!("({REFERENCE})");

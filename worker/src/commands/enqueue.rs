@@ -4,19 +4,18 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use docfleet_jobstore::{JobState, JobStore};
 use docfleet_core::job::{JobMessage, JobOptions};
 use docfleet_core::source::valid_bucket;
-use docfleet_jobstore::{JobState, JobStore};
-use docfleet_pipeline::source::SourceReader;
 use docfleet_pipeline::store::s3::S3Client;
 use docfleet_queue::JobProducer;
 use serde::Serialize;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::connect;
+use crate::local_files::discover;
 use crate::settings::{CommonOpts, QueueOpts, StoreOpts};
-use crate::sources::discover;
+use crate::wiring;
 
 #[derive(Debug, Serialize)]
 pub struct Enqueued {
@@ -81,7 +80,7 @@ pub async fn sources(common: &CommonOpts, args: &[String]) -> Result<Vec<String>
         } else if let Some(rest) = arg.strip_prefix("s3://") {
             let s3 = match &s3 {
                 Some(reader) => reader,
-                None => s3.insert(SourceReader::new(common.storage.s3_config())),
+                None => s3.insert(crate::wiring::source_reader(common)),
             };
             uris.extend(s3_sources(s3.s3().await, rest).await?);
         } else if arg.contains("://") {
@@ -134,8 +133,8 @@ pub async fn enqueue(
 ) -> Result<Enqueued> {
     let tenant = common.tenant()?;
     let uris = sources(common, args).await?;
-    let store = connect::job_store(common, store_opts).await?;
-    let producer = connect::job_producer(queue_opts, common.storage.aws_region.as_deref()).await?;
+    let store = wiring::open_job_store(common, store_opts).await?;
+    let producer = wiring::open_producer(queue_opts, common.storage.aws_region.as_deref()).await?;
     let batch_id = Uuid::new_v4();
     // The batch's trace: each job's spans join it.
     let span = tracing::info_span!("enqueue", %batch_id, tenant = %tenant, jobs = uris.len());

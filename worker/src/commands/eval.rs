@@ -22,8 +22,8 @@ use tokio::task::JoinSet;
 
 use self::beir::{CorpusDoc, Dataset, Query};
 use self::metrics::{Scores, collapse};
-use crate::app;
 use crate::settings::{CommonOpts, PipelineOpts};
+use crate::wiring;
 
 /// Chunks asked for per query; documents are ranked by their best chunk among them.
 const TOP_K_CHUNKS: usize = 100;
@@ -81,7 +81,7 @@ pub async fn eval(
             dataset.queries.len()
         );
     }
-    let processor = app::build_processor(common, pipeline).await?;
+    let processor = wiring::build_processor(common, pipeline).await?;
     let indexing = index_corpus(&processor, &tenant, &dataset, pipeline.concurrency, !json).await?;
     if !json {
         eprintln!(
@@ -102,7 +102,7 @@ pub async fn eval(
         })
         .collect();
     // One model for every query (the processor's lane batches documents; queries go one by one).
-    let embedder = app::load_embedder(common, 4096)?;
+    let embedder = wiring::load_embedder(common, 4096)?;
     // One untimed call first: the model's one-off start-up is not a query's cost.
     embedder.embed(&["warm-up"])?;
     let mut reports = Vec::new();

@@ -9,11 +9,10 @@ use docfleet_core::time::now_unix_secs;
 use docfleet_pipeline::index::VectorIndex;
 use serde::Serialize;
 
-use crate::app::{self, IndexAccess};
-use crate::connect;
 use crate::documents::tenant_documents;
 use crate::profile::ProfileCache;
 use crate::settings::{CommonOpts, StoreOpts};
+use crate::wiring::{self, IndexAccess};
 
 #[derive(Debug, Default, Serialize)]
 pub struct GcReport {
@@ -38,16 +37,16 @@ fn indexes(common: &CommonOpts) -> Result<Vec<Arc<dyn VectorIndex>>> {
         .indexed_models()?
         .iter()
         .map(|name| {
-            app::open_index(&common.for_model(name)?, IndexAccess::Write)
+            wiring::open_index(&common.for_model(name)?, IndexAccess::Write)
                 .with_context(|| format!("opening the index of model {name}"))
         })
         .collect()
 }
 
 pub async fn gc(common: &CommonOpts, store_opts: &StoreOpts, dry_run: bool) -> Result<GcReport> {
-    let store = connect::job_store(common, store_opts).await?;
+    let store = wiring::open_job_store(common, store_opts).await?;
     let profiles = ProfileCache::new(store.clone(), std::time::Duration::ZERO);
-    let objects = app::build_object_store(common).await?;
+    let objects = wiring::open_object_store(common).await?;
     let indexes = if dry_run {
         Vec::new()
     } else {

@@ -6,6 +6,8 @@ pub mod enqueue;
 pub mod eval;
 pub mod gc;
 pub mod jobs;
+pub mod keys;
+pub mod redrive;
 pub mod run;
 pub mod search;
 pub mod stats;

@@ -12,12 +12,12 @@ use docfleet_pipeline::process::{DocJob, Outcome, Processor};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::app;
+use crate::local_files::{SourceFile, discover};
+use crate::peak_memory::peak_rss_bytes;
 use crate::profile::ActiveProfile;
 use crate::progress::Progress;
-use crate::rss::peak_rss_bytes;
 use crate::settings::{CommonOpts, PipelineOpts};
-use crate::sources::{SourceFile, discover};
+use crate::wiring;
 use docfleet_pipeline::source::read_file_capped;
 
 #[derive(Debug, Clone, Serialize)]
@@ -139,7 +139,7 @@ pub async fn run_batch(
 ) -> Result<RunReport> {
     let tenant = common.tenant()?.to_owned();
     let files = discover(paths)?;
-    let pipelines = app::build_pipelines(common, opts, None).await?;
+    let pipelines = wiring::build_pipelines(common, opts, None).await?;
     let job = pipelines.for_job(&JobOptions::default(), profile).await?;
     let processor = job.processor.clone();
     let lane_stats = processor.embed.stats();

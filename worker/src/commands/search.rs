@@ -8,9 +8,9 @@ use docfleet_pipeline::index::{FacetCount, Filter, Fusion, SearchHit, keyword};
 use docfleet_pipeline::search::SearchRequest;
 use serde::Serialize;
 
-use crate::app::{self, IndexAccess};
 use crate::cli::SearchOpts;
 use crate::settings::CommonOpts;
+use crate::wiring::{self, IndexAccess};
 
 /// Characters of a hit's snippet.
 const SNIPPET_CHARS: usize = 240;
@@ -85,9 +85,9 @@ pub async fn search(
             ..Fusion::default()
         },
     };
-    let index = app::open_index(common, IndexAccess::Read)?;
+    let index = wiring::open_index(common, IndexAccess::Read)?;
     let embed = |text: &str| -> docfleet_pipeline::Result<Vec<f32>> {
-        let embedder = app::load_embedder(common, 4096)
+        let embedder = wiring::load_embedder(common, 4096)
             .map_err(|e| docfleet_pipeline::Error::EmbedLane(format!("{e:#}")))?;
         Ok(embedder.embed(&[text])?.remove(0))
     };

@@ -1,11 +1,11 @@
 //! `docfleet stats`: documents, chunks and points per tenant.
 
-use crate::app::{self, IndexAccess};
 use crate::settings::CommonOpts;
+use crate::wiring::{self, IndexAccess};
 use anyhow::Result;
 
 pub async fn stats(common: &CommonOpts, json: bool) -> Result<()> {
-    let index = app::open_index(common, IndexAccess::Read)?;
+    let index = wiring::open_index(common, IndexAccess::Read)?;
     let stats = index.stats().await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&stats)?);
@@ -24,7 +24,7 @@ pub async fn stats(common: &CommonOpts, json: bool) -> Result<()> {
     if stats.is_empty() {
         println!(
             "(empty: nothing indexed in {})",
-            app::index_location(common)
+            wiring::index_location(common)
         );
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! `docfleet worker`: the queue consumer (see the fleet module).
+//! `docfleet worker`: the queue consumer (the run loop is `crate::worker_loop`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,16 +7,15 @@ use anyhow::Result;
 use docfleet_pipeline::embed_lane::EmbedCallObserver;
 use tokio_util::sync::CancellationToken;
 
-use crate::app;
-use crate::connect;
-use crate::fleet::doc_locks::DocLocks;
-use crate::fleet::metrics::Metrics;
-use crate::fleet::ops::{self, OpsState};
-use crate::fleet::retry::RetryPolicy;
-use crate::fleet::webhooks::Webhooks;
-use crate::fleet::{JobContext, LoopOptions, cancel_on_signal, run_loop};
 use crate::profile::ProfileCache;
 use crate::settings::{CommonOpts, PipelineOpts, QueueOpts, StoreOpts, WorkerOpts};
+use crate::wiring::{self, ConsumerOptions};
+use crate::worker_loop::doc_locks::DocLocks;
+use crate::worker_loop::metrics::Metrics;
+use crate::worker_loop::ops::{self, OpsState};
+use crate::worker_loop::retry::RetryPolicy;
+use crate::worker_loop::webhooks::Webhooks;
+use crate::worker_loop::{JobContext, LoopOptions, cancel_on_signal, run_loop};
 
 /// `<hostname>-<pid>`: unique per process, recognisable in `docfleet jobs` and the broker UI.
 fn default_worker_id() -> String {
@@ -42,19 +41,17 @@ pub async fn worker(
     cancel_on_signal(shutdown.clone())?;
 
     let metrics = Metrics::new();
-    let store = connect::job_store(common, store_opts).await?;
-    let queue = connect::job_queue(
-        queue_opts,
-        common.storage.aws_region.as_deref(),
-        store.clone(),
-        &worker_id,
+    let store = wiring::open_job_store(common, store_opts).await?;
+    let consumer = ConsumerOptions {
+        worker_id: &worker_id,
         lease,
-        Duration::from_millis(opts.poll_interval_ms),
-        pipeline.concurrency,
-    )
-    .await?;
+        poll_interval: Duration::from_millis(opts.poll_interval_ms),
+        prefetch: pipeline.concurrency,
+    };
+    let region = common.storage.aws_region.as_deref();
+    let queue = wiring::open_consumer(queue_opts, region, store.clone(), &consumer).await?;
     let observer: Arc<dyn EmbedCallObserver> = metrics.clone();
-    let pipelines = app::build_pipelines(common, pipeline, Some(observer)).await?;
+    let pipelines = wiring::build_pipelines(common, pipeline, Some(observer)).await?;
 
     let stop_ops = CancellationToken::new();
     let ops_task = if opts.ops_addr == "off" {

@@ -252,7 +252,7 @@ pub async fn stored(
     if store_opts.job_store_url.is_none() && !default_file.exists() {
         return Ok(None);
     }
-    let store = crate::connect::job_store(common, store_opts).await?;
+    let store = crate::wiring::open_job_store(common, store_opts).await?;
     let tenant = common.tenant()?;
     let profile = ProfileCache::new(store.clone(), std::time::Duration::ZERO)
         .get(tenant)

@@ -109,11 +109,11 @@ mod tests {
     fn only_docfleets_info_spans_bypass_the_log_level() {
         let cases = [
             (
-                tracing::info_span!(target: "docfleet::fleet", "job").metadata(),
+                tracing::info_span!(target: "docfleet::worker_loop", "job").metadata(),
                 true,
             ),
             (
-                tracing::debug_span!(target: "docfleet::fleet", "x").metadata(),
+                tracing::debug_span!(target: "docfleet::worker_loop", "x").metadata(),
                 false,
             ),
             (tracing::info_span!(target: "lapin", "y").metadata(), false),

@@ -5,28 +5,65 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use docfleet_core::job::JobOptions;
+use anyhow::{Context, Result};
 use docfleet_pipeline::chunk::ChunkerConfig;
+use docfleet_pipeline::embed_lane::EmbedCallObserver;
 use docfleet_pipeline::extract::{ExtractOptions, Extractor};
+use docfleet_core::job::JobOptions;
 use docfleet_pipeline::pii::{PiiMode, PiiScanner};
 use docfleet_pipeline::process::{PiiStage, Processor};
 use docfleet_pipeline::source::SourceReader;
 use docfleet_pipeline::store::ObjectStore;
 use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
 
+use super::extractor::build_extractor;
 use super::models::{LoadedModel, ModelSet};
+use super::object_store::{open_object_store, source_reader};
 use crate::profile::ActiveProfile;
-use crate::settings::{DEFAULT_MODEL, PipelineOpts};
+use crate::settings::{CommonOpts, DEFAULT_MODEL, PipelineOpts};
+
+/// The processor of the default model and the fleet's settings (`docfleet run`, `eval`).
+pub async fn build_processor(common: &CommonOpts, opts: &PipelineOpts) -> Result<Processor> {
+    let pipelines = build_pipelines(common, opts, None).await?;
+    Ok(pipelines
+        .for_job(&JobOptions::default(), None)
+        .await?
+        .processor)
+}
+
+/// Everything the pipeline needs, with the embed lanes reporting their calls to `observer`.
+/// The default model is loaded now (so a missing model is a start-up error); others on first use.
+pub async fn build_pipelines(
+    common: &CommonOpts,
+    opts: &PipelineOpts,
+    observer: Option<Arc<dyn EmbedCallObserver>>,
+) -> Result<Pipelines> {
+    // A malformed DOCFLEET_MODELS is a start-up error, not the first job's.
+    common.model_names()?;
+    let models = ModelSet::new(common, opts.embed_batch_tokens, observer);
+    models
+        .get(DEFAULT_MODEL)
+        .await
+        .with_context(|| format!("loading the model from {}", common.model_dir().display()))?;
+    Ok(Pipelines {
+        sources: source_reader(common),
+        extractor: build_extractor(common, opts)?,
+        store: open_object_store(common).await?,
+        opts: opts.clone(),
+        models,
+        pii_scanners: Mutex::new(HashMap::new()),
+    })
+}
 
 pub struct Pipelines {
     /// Reads job sources (file://, s3://).
     pub sources: SourceReader,
-    pub(super) extractor: Arc<dyn Extractor>,
-    pub(super) store: Arc<dyn ObjectStore>,
-    pub(super) opts: PipelineOpts,
-    pub(super) models: ModelSet,
+    extractor: Arc<dyn Extractor>,
+    store: Arc<dyn ObjectStore>,
+    opts: PipelineOpts,
+    models: ModelSet,
     /// Compiled scanners by their custom patterns (as JSON).
-    pub(super) pii_scanners: Mutex<HashMap<String, Arc<PiiScanner>>>,
+    pii_scanners: Mutex<HashMap<String, Arc<PiiScanner>>>,
 }
 
 /// A job's processor, and its model: holding it marks the model in use (not unloaded).

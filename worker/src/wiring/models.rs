@@ -6,16 +6,28 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::Context;
-use docfleet_models::Embedder;
+use anyhow::{Context, Result};
+use docfleet_models::{BertEmbedder, Embedder};
 use docfleet_pipeline::chunk::{Chunker, ChunkerConfig, TokenChunker};
 use docfleet_pipeline::embed_lane::{EmbedCallObserver, EmbedLane};
 use docfleet_pipeline::index::VectorIndex;
 use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult, version};
 use tokenizers::Tokenizer;
 
-use super::{IndexAccess, MAX_TEXTS_PER_EMBED_CALL, load_embedder, open_index};
+use super::index::{IndexAccess, open_index};
 use crate::settings::CommonOpts;
+
+/// Texts merged into one model call from concurrent documents.
+const MAX_TEXTS_PER_EMBED_CALL: usize = 512;
+
+/// The embedding model of `common` (`CommonOpts::for_model`), on its device, with forward
+/// passes of at most `batch_tokens` tokens.
+pub fn load_embedder(common: &CommonOpts, batch_tokens: usize) -> Result<Arc<BertEmbedder>> {
+    let dir = common.model_dir();
+    let embedder = BertEmbedder::load(&dir, common.embedder_options(batch_tokens)?)
+        .with_context(|| format!("loading the embedding model from {}", dir.display()))?;
+    Ok(Arc::new(embedder))
+}
 
 /// One loaded model: its lane, its index, and what chunking needs. Jobs hold an `Arc` of it while
 /// they run, which is how the set knows a model is in use.

@@ -1,6 +1,8 @@
-//! `docfleet worker`: pulls jobs from a queue and runs them through the shared lanes.
+//! One worker's run loop (`docfleet worker`): pulls jobs from a queue and runs them through the
+//! shared lanes.
 //!
-//! - job.rs: one delivery from message to verdict (the delivery-semantics order).
+//! - job/: one delivery from message to verdict (the delivery-semantics order); its processing
+//!   under the heartbeat, and its verdicts.
 //! - retry.rs: delays between attempts (backon) and durable settles.
 //! - doc_locks.rs: one job per document at a time in a worker; fleet_lock.rs: across the
 //!   fleet (a leased row per document in the job store).
