@@ -158,7 +158,7 @@ impl Collection {
 
     /// (chunk_index, content_sha256, text) of every point of the document.
     fn points(&self, tenant: &str, doc_id: &str) -> Vec<(i64, String, String)> {
-        use docfleet_pipeline::index::qdrant::requests::scope;
+        use docfleet_pipeline::index::qdrant::filters::scope;
         use docfleet_pipeline::index::query::Filter;
         use qdrant_client::qdrant::ScrollPointsBuilder;
         use qdrant_client::qdrant::value::Kind as V;

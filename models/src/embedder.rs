@@ -6,7 +6,7 @@ use candle_core::Device;
 use tokenizers::Tokenizer;
 
 use crate::Embedder;
-use crate::bert::Bert;
+use crate::candle_encoder::CandleBert;
 use crate::config::ModelConfig;
 use crate::cpu::CpuBert;
 use crate::device::DeviceChoice;
@@ -53,7 +53,7 @@ impl Default for EmbedderOptions {
 /// The encoder a [`BertEmbedder`] runs.
 enum Encoder {
     Cpu(CpuBert),
-    Candle(Bert),
+    Candle(CandleBert),
 }
 
 /// A BERT-family sentence-transformers model (e.g. all-MiniLM-L6-v2): docfleet's CPU encoder
@@ -98,7 +98,7 @@ impl BertEmbedder {
             };
             Encoder::Cpu(CpuBert::load(&weights, &config, threads)?)
         } else {
-            Encoder::Candle(Bert::load(&weights, &config, &device)?)
+            Encoder::Candle(CandleBert::load(&weights, &config, &device)?)
         };
         let model_id = model_dir
             .canonicalize()
@@ -191,7 +191,7 @@ impl BertEmbedder {
         Ok(out)
     }
 
-    fn embed_ids_candle(&self, model: &Bert, ids: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+    fn embed_ids_candle(&self, model: &CandleBert, ids: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); ids.len()];
         for batch in plan_batches(ids, self.max_batch_tokens) {
             // Sorted longest first, so the first text sets the padded length.

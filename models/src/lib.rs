@@ -3,9 +3,9 @@
 //! The [`Embedder`] seam is synchronous on purpose: the worker drives it from a dedicated thread
 //! and batches texts across jobs by a token budget. On the CPU the model runs on docfleet's own
 //! encoder (`cpu/`: unpadded batches, one per core, fused vectorised kernels); on an NVIDIA GPU
-//! (built with the `cuda` feature, a GPU present) on candle's tensors (`bert.rs`).
+//! (built with the `cuda` feature, a GPU present) on candle's tensors (`candle_encoder.rs`).
 
-mod bert;
+mod candle_encoder;
 mod config;
 mod cpu;
 mod device;

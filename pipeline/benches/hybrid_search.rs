@@ -152,14 +152,11 @@ fn main() {
         chunk_count: 20,
         page_start: (i % 20) as u32 + 1,
         page_end: (i % 20) as u32 + 1,
-        page_label: None,
-        ocr_pages: Vec::new(),
-        ocr_confidence: None,
         media_type: "application/pdf".into(),
-        tags: Default::default(),
         text: text.to_owned(),
         model: "bench".into(),
         pipeline_version: "bench".into(),
+        ..ChunkPayload::default()
     };
 
     // The derived keyword state alone, on one thread: what open adds per point.

@@ -46,14 +46,11 @@ fn search(c: &mut Criterion) {
                             chunk_count: 100,
                             page_start: 1,
                             page_end: 1,
-                            page_label: None,
-                            ocr_pages: Vec::new(),
-                            ocr_confidence: None,
                             media_type: "application/pdf".into(),
-                            tags: Default::default(),
                             text: "a chunk of text about nothing in particular".into(),
                             model: "bench".into(),
                             pipeline_version: "bench".into(),
+                            ..ChunkPayload::default()
                         },
                     })
                     .collect();

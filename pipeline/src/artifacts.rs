@@ -102,7 +102,7 @@ impl Manifest {
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec_pretty(value).map_err(|e| Error::store(format!("serialise: {e}"), false))
+    serde_json::to_vec_pretty(value).map_err(|e| Error::store_caused_by("serialise", e, false))
 }
 
 /// Writes `text.json` and `chunks.jsonl`; returns their keys.
@@ -118,7 +118,7 @@ pub async fn write_text_and_chunks(
     let mut lines = Vec::with_capacity(chunks.iter().map(|c| c.text.len() + 128).sum());
     for chunk in chunks {
         serde_json::to_writer(&mut lines, chunk)
-            .map_err(|e| Error::store(format!("serialise chunk: {e}"), false))?;
+            .map_err(|e| Error::store_caused_by("serialise chunk", e, false))?;
         lines.push(b'\n');
     }
     let chunks_key = key(doc, CHUNKS_FILE)?;
@@ -144,5 +144,5 @@ pub async fn read_manifest(store: &dyn ObjectStore, doc: &DocIdentity) -> Result
     let bytes = store.get(&k).await?;
     serde_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|e| Error::store(format!("{k}: unreadable manifest: {e}"), false))
+        .map_err(|e| Error::store_caused_by(format!("{k}: unreadable manifest"), e, false))
 }

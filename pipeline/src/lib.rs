@@ -1,10 +1,12 @@
-//! docfleet's pipeline: the four lanes (extract, chunk, embed, index) and the ports (one trait
-//! per seam) with their adapters. The job message they run is `docfleet_core::job`.
+//! docfleet's pipeline: the lanes a document goes through (extract, PII, chunk, embed, index)
+//! and the ports (one trait per seam) with their adapters. The job message they run is
+//! `docfleet_core::job`.
 //!
-//! Lanes: [`extract`] turns bytes into pages, [`chunk`] cuts pages into token-bounded chunks,
-//! embedding lives in the `docfleet-models` crate behind its `Embedder` trait, [`index`] stores
-//! vectors. [`store`] holds artifacts; [`source`] reads the documents (local files, S3). [`process`] runs one document
-//! through the lanes; [`embed_lane`] shares the model among all in-flight documents.
+//! Lanes: [`extract`] turns bytes into pages, [`pii`] counts or redacts personal data in them,
+//! [`chunk`] cuts pages into token-bounded chunks, embedding lives in the `docfleet-models` crate
+//! behind its `Embedder` trait, [`index`] stores vectors and answers searches ([`search`]).
+//! [`store`] holds artifacts; [`source`] reads the documents (local files, S3). [`process`] runs
+//! one document through the lanes; [`embed_lane`] shares the model among all in-flight documents.
 
 pub mod artifacts;
 pub mod chunk;

@@ -25,7 +25,7 @@ const UPSERT_BATCH: usize = 256;
 #[derive(Debug, Clone)]
 pub struct DocJob {
     pub tenant: String,
-    /// Stable URI of the source (`file:///abs/path`, later `s3://bucket/key`): the doc's identity.
+    /// Stable URI of the source (`file:///abs/path`, `s3://bucket/key`): the doc's identity.
     pub source: String,
     /// File name, used as a hint for the media type (content decides).
     pub file_name: Option<String>,

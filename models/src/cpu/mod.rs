@@ -1,5 +1,5 @@
 //! docfleet's own CPU encoder for BERT-family models: the same arithmetic as the candle encoder
-//! (`bert.rs`) on plain buffers, built for throughput on a few cores.
+//! (`candle_encoder.rs`) on plain buffers, built for throughput on a few cores.
 //!
 //! - No padding: a batch's texts are packed token after token, attention keeps to each text.
 //! - One batch per thread, single-threaded products (the `gemm` crate's kernels): with 2 cores,

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::text::{Kind, Writer};
+use crate::text::{Kind, NestedParas, Writer};
 use crate::xml::{Ev, walk};
 use crate::zip_safe::SafeZip;
 use crate::{Extracted, Format, FormatError, Limits};
@@ -90,7 +90,7 @@ fn body(
     let mut skip = 0usize;
     let mut in_t = false;
     let mut in_run = false;
-    let mut p_depth = 0usize;
+    let mut paras = NestedParas::default();
     let mut tbl_depth = 0usize;
     let mut in_ppr = false;
     let mut in_footnote_sep = false;
@@ -108,13 +108,10 @@ fn body(
                         in_footnote_sep = el.attr("w:type").is_some_and(|t| t != "normal");
                     }
                     "p" => {
-                        p_depth += 1;
-                        if p_depth > 1 {
-                            w.space();
-                        }
+                        paras.open(w);
                     }
                     "pPr" => in_ppr = true,
-                    "pStyle" if in_ppr && p_depth == 1 => {
+                    "pStyle" if in_ppr && paras.depth() == 1 => {
                         let id = el.attr("w:val").unwrap_or("");
                         let name = styles.get(id).map_or(id, String::as_str);
                         if let Some(level) = heading_level(name).or_else(|| heading_level(id)) {
@@ -123,7 +120,7 @@ fn body(
                             w.set_kind(Kind::Item);
                         }
                     }
-                    "numPr" if in_ppr && p_depth == 1 => w.set_kind(Kind::Item),
+                    "numPr" if in_ppr && paras.depth() == 1 => w.set_kind(Kind::Item),
                     "pageBreakBefore"
                         if in_ppr && pages && tbl_depth == 0 && is_on(el) && !w.is_blank() =>
                     {
@@ -158,14 +155,7 @@ fn body(
                     return Ok(());
                 }
                 match name {
-                    "p" => {
-                        p_depth = p_depth.saturating_sub(1);
-                        if p_depth == 0 {
-                            w.end_para();
-                        } else {
-                            w.space();
-                        }
-                    }
+                    "p" => paras.close(w),
                     "pPr" => in_ppr = false,
                     "r" => in_run = false,
                     "t" => in_t = false,

@@ -2,7 +2,7 @@
 //! level, paragraphs, lists and tables in order. ODT is one section; ODP one per `draw:page`
 //! ("slide N") with its speaker notes appended. Encrypted packages are refused via the manifest.
 
-use crate::text::{Kind, Writer};
+use crate::text::{Kind, NestedParas, Writer};
 use crate::xml::{Ev, walk};
 use crate::zip_safe::SafeZip;
 use crate::{Extracted, Format, FormatError, Limits};
@@ -51,7 +51,7 @@ pub(crate) fn extract(
     let mut notes = Writer::new(limits);
     let mut in_body = false;
     let mut skip = 0usize;
-    let mut p_depth = 0usize;
+    let mut paras = NestedParas::default();
     let mut in_notes = false;
     let mut title_frame = 0usize;
     let mut frame_depth = 0usize;
@@ -69,13 +69,12 @@ pub(crate) fn extract(
                     "body" => in_body = true,
                     _ if !in_body => {}
                     "h" | "p" => {
-                        p_depth += 1;
-                        if p_depth > 1 {
-                            out.space();
-                        } else if name == "h" {
+                        // A paragraph inside another continues it, kind and all.
+                        let outermost = paras.open(out);
+                        if outermost && name == "h" {
                             let level = el.attr("text:outline-level").and_then(|l| l.parse().ok());
                             out.set_kind(Kind::Heading(level.unwrap_or(1)));
-                        } else if title_frame > 0 {
+                        } else if outermost && title_frame > 0 {
                             out.set_kind(Kind::Heading(1));
                         }
                     }
@@ -107,14 +106,7 @@ pub(crate) fn extract(
                     return Ok(());
                 }
                 match name {
-                    "h" | "p" => {
-                        p_depth = p_depth.saturating_sub(1);
-                        if p_depth == 0 {
-                            out.end_para();
-                        } else {
-                            out.space();
-                        }
-                    }
+                    "h" | "p" => paras.close(out),
                     "list-item" | "list-header" => out.set_kind(Kind::Para),
                     "table-cell" | "covered-table-cell" => out.end_cell(),
                     "table-row" => out.end_row(),
@@ -141,7 +133,7 @@ pub(crate) fn extract(
                 }
             }
             Ev::Text(t) => {
-                if in_body && skip == 0 && p_depth > 0 {
+                if in_body && skip == 0 && paras.depth() > 0 {
                     out.text(t);
                 }
             }

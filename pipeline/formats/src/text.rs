@@ -203,6 +203,39 @@ impl Writer {
     }
 }
 
+/// Paragraphs inside paragraphs (a text box, a frame, a note anchored in one): an inner one
+/// continues the outer paragraph after a space; only the outermost ends the block.
+#[derive(Debug, Default)]
+pub(crate) struct NestedParas {
+    depth: usize,
+}
+
+impl NestedParas {
+    /// A paragraph starts; returns whether it is the outermost.
+    pub(crate) fn open(&mut self, w: &mut Writer) -> bool {
+        self.depth += 1;
+        if self.depth > 1 {
+            w.space();
+        }
+        self.depth == 1
+    }
+
+    /// A paragraph ends: the outermost ends the block, an inner one leaves a space.
+    pub(crate) fn close(&mut self, w: &mut Writer) {
+        self.depth = self.depth.saturating_sub(1);
+        if self.depth == 0 {
+            w.end_para();
+        } else {
+            w.space();
+        }
+    }
+
+    /// Paragraphs open: 0 outside any, 1 in an outermost one.
+    pub(crate) fn depth(&self) -> usize {
+        self.depth
+    }
+}
+
 fn row_line(cells: &[String]) -> Option<String> {
     let end = cells.iter().rposition(|c| !c.trim().is_empty())?;
     let line = cells[..=end]

@@ -10,8 +10,8 @@
 //! [`ProcessPoolExtractor`] runs extraction in child processes that serve the [`wire`] protocol
 //! ([`serve_extraction`]), so a document that crashes or hangs PDFium fails alone.
 
-mod child;
-mod child_process;
+mod child_handle;
+mod child_loop;
 mod html;
 mod ocr;
 mod office;
@@ -34,18 +34,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Page, Result};
 
-pub use child::{ExtractFn, serve_extraction};
+pub use child_handle::ExtractorCommand;
+pub use child_loop::{ExtractFn, serve_extraction};
 /// Environment for a process that runs Tesseract (its OpenMP to one thread).
 pub use docfleet_ocr::RECOMMENDED_ENV as OCR_CHILD_ENV;
 pub use ocr::{MIN_TEXT_LAYER_CHARS, OcrInstall, OcrMode, OcrSettings, needs_ocr};
 pub use pdf::PdfExtractor;
-pub use pool::{ExtractorCommand, ProcessPoolExtractor};
+pub use pool::ProcessPoolExtractor;
 pub use sniff::{MediaType, sniff};
 
 /// Turns a document's bytes into pages of text.
 pub trait Extractor: Send + Sync {
+    /// The extractor's own options: those of [`Self::extract`].
+    fn options(&self) -> &ExtractOptions;
+
     /// With the extractor's own options.
-    fn extract(&self, bytes: &[u8], media_type: MediaType) -> Result<Vec<Page>>;
+    fn extract(&self, bytes: &[u8], media_type: MediaType) -> Result<Vec<Page>> {
+        self.extract_with_options(bytes, media_type, self.options())
+    }
 
     /// With a job's options (a tenant profile's OCR settings and page limit).
     fn extract_with_options(
@@ -113,10 +119,6 @@ impl DocumentExtractor {
         self
     }
 
-    pub fn options(&self) -> &ExtractOptions {
-        &self.options
-    }
-
     /// Whether PDFs can be extracted (libpdfium was bound).
     pub fn supports_pdf(&self) -> bool {
         self.pdf.is_some()
@@ -162,8 +164,8 @@ impl DocumentExtractor {
 }
 
 impl Extractor for DocumentExtractor {
-    fn extract(&self, bytes: &[u8], media_type: MediaType) -> Result<Vec<Page>> {
-        self.extract_with(bytes, media_type, &self.options, &mut || {})
+    fn options(&self) -> &ExtractOptions {
+        &self.options
     }
 
     fn extract_with_options(

@@ -7,36 +7,13 @@
 //! kept for the next document, since starting one costs a PDFium bind; a child that crashed,
 //! timed out or garbled its answer is never reused.
 
-use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::child_process::{ExtractorProcess, NoAnswer};
+use super::child_handle::{ExtractorCommand, ExtractorProcess, NoAnswer};
 use super::wire::{RequestHeader, Response};
 use super::{ExtractOptions, Extractor, MediaType};
 use crate::{Error, Page, Result};
-
-/// How to start one extractor child.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExtractorCommand {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-    /// Set on top of the parent's environment.
-    pub env: Vec<(String, String)>,
-}
-
-impl ExtractorCommand {
-    pub fn new(
-        program: impl Into<PathBuf>,
-        args: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
-        Self {
-            program: program.into(),
-            args: args.into_iter().map(Into::into).collect(),
-            env: Vec::new(),
-        }
-    }
-}
 
 /// An [`Extractor`] that hands each document to a child process, at most `processes` at once.
 pub struct ProcessPoolExtractor {
@@ -126,8 +103,8 @@ impl Drop for Slot<'_> {
 }
 
 impl Extractor for ProcessPoolExtractor {
-    fn extract(&self, bytes: &[u8], media_type: MediaType) -> Result<Vec<Page>> {
-        self.extract_with_options(bytes, media_type, &self.options)
+    fn options(&self) -> &ExtractOptions {
+        &self.options
     }
 
     fn extract_with_options(

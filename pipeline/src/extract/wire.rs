@@ -4,9 +4,9 @@
 //! frames: a JSON [`RequestHeader`] (`{"media_type": "application/pdf", "max_pages": 5000,
 //! "ocr": {...}}`) and the document bytes. While it works the child may send empty
 //! [`HEARTBEAT`] frames; the answer is one JSON frame, a [`Response`]: `{"ok": [pages]}` or
-//! `{"err": {"kind": "corrupt_pdf", "message": "..."}}`. Errors travel as [`WireError`], which maps
-//! back to the same [`Error`] variant, so messages and [`Error::is_retryable`] are the same as
-//! with in-process extraction.
+//! `{"err": {"kind": "corrupt_pdf", "message": "..."}}`. Errors travel as [`WireError`]: only
+//! the failures extraction produces, each mapping back to the same [`Error`] variant, so messages
+//! and [`Error::is_retryable`] are the same as with in-process extraction.
 
 use std::io::{self, Read, Write};
 
@@ -99,89 +99,31 @@ pub enum Response {
     Err(WireError),
 }
 
-/// An [`Error`] on the wire: `kind` names the variant, the other fields are its contents.
+/// A failure of extraction on the wire: only what extracting a document can produce (the
+/// document is bad, unsupported or unreadable; OCR or PDFium failed). `kind` names the variant,
+/// the other fields are its contents; each maps back to the [`Error`] variant of that name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WireError {
-    UnsupportedMediaType {
-        media_type: String,
-    },
-    TooLarge {
-        size_bytes: u64,
-        limit_bytes: u64,
-    },
-    TooManyPages {
-        pages: u64,
-        limit: u64,
-    },
+    UnsupportedMediaType { media_type: String },
+    TooManyPages { pages: u64, limit: u64 },
     EmptyFile,
     Encrypted,
-    CorruptPdf {
-        message: String,
-    },
-    NoText {
-        message: String,
-    },
-    Document {
-        message: String,
-    },
-    Ocr {
-        message: String,
-    },
-    InvalidUtf8 {
-        offset: usize,
-    },
-    Pdfium {
-        message: String,
-    },
-    ExtractTimeout {
-        secs: u64,
-    },
-    ExtractorCrashed {
-        message: String,
-    },
-    SourceNotFound {
-        message: String,
-    },
-    Chunking {
-        message: String,
-    },
-    /// `model_kind` names the model error's variant; `path` is only set for `model_files`.
-    Model {
-        model_kind: String,
-        message: String,
-        #[serde(default, skip_serializing_if = "String::is_empty")]
-        path: String,
-    },
-    EmbedLane {
-        message: String,
-    },
-    Index {
-        message: String,
-        retryable: bool,
-    },
-    Store {
-        message: String,
-        retryable: bool,
-    },
-    Io {
-        message: String,
-    },
+    CorruptPdf { message: String },
+    NoText { message: String },
+    Document { message: String },
+    Ocr { message: String },
+    InvalidUtf8 { offset: usize },
+    Pdfium { message: String },
 }
 
-impl From<&Error> for WireError {
-    fn from(e: &Error) -> Self {
-        use docfleet_models::Error as M;
-        match e {
+impl WireError {
+    /// The wire form of an extraction failure; `None` for an error extraction does not produce
+    /// (a timeout, a crash, the index, the store...), which no answer can carry.
+    pub fn of(e: &Error) -> Option<Self> {
+        Some(match e {
             Error::UnsupportedMediaType { media_type } => WireError::UnsupportedMediaType {
                 media_type: media_type.clone(),
-            },
-            Error::TooLarge {
-                size_bytes,
-                limit_bytes,
-            } => WireError::TooLarge {
-                size_bytes: *size_bytes,
-                limit_bytes: *limit_bytes,
             },
             Error::TooManyPages { pages, limit } => WireError::TooManyPages {
                 pages: *pages,
@@ -195,69 +137,17 @@ impl From<&Error> for WireError {
             Error::Ocr(m) => WireError::Ocr { message: m.clone() },
             Error::InvalidUtf8(offset) => WireError::InvalidUtf8 { offset: *offset },
             Error::Pdfium(m) => WireError::Pdfium { message: m.clone() },
-            Error::ExtractTimeout { secs } => WireError::ExtractTimeout { secs: *secs },
-            Error::ExtractorCrashed(m) => WireError::ExtractorCrashed { message: m.clone() },
-            Error::SourceNotFound(m) => WireError::SourceNotFound { message: m.clone() },
-            Error::Chunking(m) => WireError::Chunking { message: m.clone() },
-            Error::Model(m) => {
-                let (model_kind, message, path) = match m {
-                    M::ModelFiles { path, message } => {
-                        ("model_files", message.clone(), path.as_str())
-                    }
-                    M::Tokenizer(s) => ("tokenizer", s.clone(), ""),
-                    M::Input(s) => ("input", s.clone(), ""),
-                    M::Device(s) => ("device", s.clone(), ""),
-                    M::Io(e) => ("io", e.to_string(), ""),
-                    // Cannot be rebuilt without candle: comes back as a device error with its
-                    // text (the extract lane never produces model errors).
-                    M::Candle(e) => ("candle", e.to_string(), ""),
-                };
-                WireError::Model {
-                    model_kind: model_kind.to_owned(),
-                    message,
-                    path: path.to_owned(),
-                }
-            }
-            Error::EmbedLane(m) => WireError::EmbedLane { message: m.clone() },
-            Error::Index { message, retryable } => WireError::Index {
-                message: message.clone(),
-                retryable: *retryable,
-            },
-            // Never from an extractor; kept as its text.
-            Error::IndexInUse { .. } => WireError::Index {
-                message: e.to_string(),
-                retryable: false,
-            },
-            Error::Store { message, retryable } => WireError::Store {
-                message: message.clone(),
-                retryable: *retryable,
-            },
-            // Never from an extractor (profiles apply before extraction); kept as its text.
-            Error::Profile { retryable, .. } => WireError::Store {
-                message: e.to_string(),
-                retryable: *retryable,
-            },
-            Error::Io(e) => WireError::Io {
-                message: e.to_string(),
-            },
-        }
+            _ => return None,
+        })
     }
 }
 
 impl From<WireError> for Error {
     fn from(w: WireError) -> Self {
-        use docfleet_models::Error as M;
         match w {
             WireError::UnsupportedMediaType { media_type } => {
                 Error::UnsupportedMediaType { media_type }
             }
-            WireError::TooLarge {
-                size_bytes,
-                limit_bytes,
-            } => Error::TooLarge {
-                size_bytes,
-                limit_bytes,
-            },
             WireError::TooManyPages { pages, limit } => Error::TooManyPages { pages, limit },
             WireError::EmptyFile => Error::EmptyFile,
             WireError::Encrypted => Error::Encrypted,
@@ -267,26 +157,6 @@ impl From<WireError> for Error {
             WireError::Ocr { message } => Error::Ocr(message),
             WireError::InvalidUtf8 { offset } => Error::InvalidUtf8(offset),
             WireError::Pdfium { message } => Error::Pdfium(message),
-            WireError::ExtractTimeout { secs } => Error::ExtractTimeout { secs },
-            WireError::ExtractorCrashed { message } => Error::ExtractorCrashed(message),
-            WireError::SourceNotFound { message } => Error::SourceNotFound(message),
-            WireError::Chunking { message } => Error::Chunking(message),
-            WireError::Model {
-                model_kind,
-                message,
-                path,
-            } => Error::Model(match model_kind.as_str() {
-                "model_files" => M::ModelFiles { path, message },
-                "tokenizer" => M::Tokenizer(message),
-                "input" => M::Input(message),
-                "io" => M::Io(io::Error::other(message)),
-                "candle" => M::Device(format!("candle: {message}")),
-                _ => M::Device(message),
-            }),
-            WireError::EmbedLane { message } => Error::EmbedLane(message),
-            WireError::Index { message, retryable } => Error::Index { message, retryable },
-            WireError::Store { message, retryable } => Error::Store { message, retryable },
-            WireError::Io { message } => Error::Io(io::Error::other(message)),
         }
     }
 }
@@ -295,15 +165,11 @@ impl From<WireError> for Error {
 mod tests {
     use super::*;
 
-    fn every_error() -> Vec<Error> {
-        use docfleet_models::Error as M;
+    /// Every error extraction produces: one per wire variant.
+    fn extraction_errors() -> Vec<Error> {
         vec![
             Error::UnsupportedMediaType {
-                media_type: "image/png".into(),
-            },
-            Error::TooLarge {
-                size_bytes: 2,
-                limit_bytes: 1,
+                media_type: "image/gif".into(),
             },
             Error::TooManyPages { pages: 9, limit: 3 },
             Error::EmptyFile,
@@ -314,27 +180,14 @@ mod tests {
             Error::Ocr("OCR of one page took longer than 60 s (ocr_page_timeout_secs)".into()),
             Error::InvalidUtf8(17),
             Error::Pdfium("opening the PDF: x".into()),
-            Error::ExtractTimeout { secs: 120 },
-            Error::ExtractorCrashed("killed by signal 11, SIGSEGV".into()),
-            Error::Chunking("c".into()),
-            Error::Model(M::ModelFiles {
-                path: "/m".into(),
-                message: "missing config.json".into(),
-            }),
-            Error::Model(M::Tokenizer("t".into())),
-            Error::Model(M::Device("cuda:9".into())),
-            Error::Model(M::Io(io::Error::other("disk"))),
-            Error::EmbedLane("lane stopped".into()),
-            Error::index("down", true),
-            Error::store("denied", false),
-            Error::Io(io::Error::other("disk full")),
         ]
     }
 
     #[test]
-    fn every_error_round_trips_with_the_same_variant_message_and_retryability() {
-        for e in every_error() {
-            let json = serde_json::to_string(&Response::Err(WireError::from(&e))).unwrap();
+    fn every_extraction_error_round_trips_with_the_same_variant_message_and_retryability() {
+        for e in extraction_errors() {
+            let wire = WireError::of(&e).unwrap_or_else(|| panic!("{e:?} has no wire form"));
+            let json = serde_json::to_string(&Response::Err(wire)).unwrap();
             assert!(json.starts_with(r#"{"err":{"kind":""#), "{json}");
             let Response::Err(w) = serde_json::from_str::<Response>(&json).unwrap() else {
                 panic!("{json} is not an error")
@@ -351,8 +204,32 @@ mod tests {
     }
 
     #[test]
+    fn errors_that_extraction_does_not_produce_have_no_wire_form() {
+        use docfleet_models::Error as M;
+        for e in [
+            Error::TooLarge {
+                size_bytes: 2,
+                limit_bytes: 1,
+            },
+            Error::ExtractTimeout { secs: 120 },
+            Error::ExtractorCrashed("killed by signal 11, SIGSEGV".into()),
+            Error::SourceNotFound("s3://b/k".into()),
+            Error::Chunking("c".into()),
+            Error::Model(M::Tokenizer("t".into())),
+            Error::EmbedLane("lane stopped".into()),
+            Error::IndexInUse { dir: "/d".into() },
+            Error::index("down", true),
+            Error::store("denied", false),
+            Error::profile("unknown model", false),
+            Error::Io(io::Error::other("disk full")),
+        ] {
+            assert_eq!(WireError::of(&e), None, "{e:?}");
+        }
+    }
+
+    #[test]
     fn wire_shapes_are_stable() {
-        let corrupt = WireError::from(&Error::CorruptPdf("bad xref".into()));
+        let corrupt = WireError::of(&Error::CorruptPdf("bad xref".into())).unwrap();
         assert_eq!(
             serde_json::to_string(&Response::Err(corrupt)).unwrap(),
             r#"{"err":{"kind":"corrupt_pdf","message":"bad xref"}}"#

@@ -19,8 +19,8 @@ use uuid::Uuid;
 pub use self::query::{FacetCount, Facets, Filter, Fusion, SearchMode};
 use crate::Result;
 
-/// What is stored with every vector.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What is stored with every vector. `Default` is an empty payload (tests fill in what they need).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChunkPayload {
     pub tenant: String,
     pub doc_id: String,

@@ -79,7 +79,7 @@ impl ObjectStore for LocalStore {
         let path = self.path_of(key);
         tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
             .await
-            .map_err(|e| Error::store(format!("writer task failed: {e}"), true))??;
+            .map_err(|e| Error::store_caused_by("writer task failed", e, true))??;
         Ok(())
     }
 
@@ -112,7 +112,7 @@ impl ObjectStore for LocalStore {
         let dir = self.path_of(prefix);
         let mut keys = tokio::task::spawn_blocking(move || files_under(&root, &dir))
             .await
-            .map_err(|e| Error::store(format!("listing task failed: {e}"), true))??;
+            .map_err(|e| Error::store_caused_by("listing task failed", e, true))??;
         keys.sort();
         Ok(keys)
     }

@@ -48,8 +48,9 @@ pub async fn delete_document(
     check_doc_id(&doc_id)?;
     audit.target(doc_id.clone());
     let tenant = &caller.tenant;
-    let store_problem =
-        |e: docfleet_pipeline::Error| Problem::unavailable("deleting the artifacts failed", e);
+    let store_problem = |e: docfleet_pipeline::Error| {
+        Problem::unavailable("deleting the artifacts failed", e.report())
+    };
 
     let objects = crate::documents::stored_document(s.objects.as_ref(), tenant, &doc_id)
         .await

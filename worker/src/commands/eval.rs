@@ -197,7 +197,7 @@ async fn index_corpus(
             }
             Err(e) => {
                 report.failed += 1;
-                eprintln!("FAILED {}: {e}", source_of(&dataset.name, &id));
+                eprintln!("FAILED {}: {}", source_of(&dataset.name, &id), e.report());
             }
         }
         done += 1;

@@ -68,7 +68,7 @@ impl RunReport {
             Ok(Outcome::Unchanged(_)) => self.unchanged += 1,
             Err(e) => self.failed.push(FailedDoc {
                 file: file.display.clone(),
-                error: e.to_string(),
+                error: e.report().to_string(),
                 retryable: e.is_retryable(),
             }),
         }
@@ -175,7 +175,7 @@ pub async fn run_batch(
         };
         if let Err(e) = &result {
             // The summary prints one FAILED line per document; the log line is for tracing.
-            tracing::info!(file = %file.display, error = %e, "document failed");
+            tracing::info!(file = %file.display, error = %e.report(), "document failed");
         }
         progress.document_done(pages, chunks, result.is_err());
         report.record(&file, result);

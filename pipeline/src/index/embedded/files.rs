@@ -105,8 +105,9 @@ pub(super) fn read_meta(dir: &Path) -> Result<Option<Meta>> {
         Err(e) => return Err(e.into()),
     };
     let meta: Meta = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::index(
-            format!("index at {}: unreadable {META}: {e}", dir.display()),
+        Error::index_caused_by(
+            format!("index at {}: unreadable {META}", dir.display()),
+            e,
             false,
         )
     })?;

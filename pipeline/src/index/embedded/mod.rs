@@ -19,10 +19,6 @@ mod snapshot;
 mod state;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_keyword;
-#[cfg(test)]
-mod tests_model;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -227,7 +223,9 @@ impl EmbeddedIndex {
                 tracing::debug!(dir = %self.dir.display(), dead, live, size, "index compacted");
                 w.disk_bytes = size;
             }
-            Err(e) => tracing::warn!(dir = %self.dir.display(), "index compaction failed: {e}"),
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), "index compaction failed: {}", e.report());
+            }
         }
     }
 }

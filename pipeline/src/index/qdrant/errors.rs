@@ -1,5 +1,6 @@
 //! Which Qdrant failures are worth another try, and retrying them with backoff.
 
+use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
@@ -64,10 +65,25 @@ pub fn describe(e: &QdrantError) -> String {
     }
 }
 
-pub fn to_error(what: &str, url: &str, e: &QdrantError) -> Error {
-    Error::index(
-        format!("Qdrant at {url}: {what}: {}", describe(e)),
-        job_retryable(e),
+/// A failed Qdrant call as the index's error shows it ([`describe`]); the client's error is kept
+/// inside. Its own causes are not chained: the description already says what matters.
+#[derive(Debug)]
+pub struct QdrantFailure(pub QdrantError);
+
+impl fmt::Display for QdrantFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&describe(&self.0))
+    }
+}
+
+impl std::error::Error for QdrantFailure {}
+
+pub fn to_error(what: &str, url: &str, e: QdrantError) -> Error {
+    let retryable = job_retryable(&e);
+    Error::index_caused_by(
+        format!("Qdrant at {url}: {what}"),
+        QdrantFailure(e),
+        retryable,
     )
 }
 
@@ -137,14 +153,18 @@ mod tests {
 
     #[test]
     fn job_level_retry_covers_server_faults_but_not_bad_requests() {
-        assert!(to_error("upsert", "http://q", &status(Code::Internal)).is_retryable());
-        assert!(to_error("upsert", "http://q", &status(Code::Unavailable)).is_retryable());
-        let bad = to_error("upsert", "http://q", &status(Code::InvalidArgument));
+        assert!(to_error("upsert", "http://q", status(Code::Internal)).is_retryable());
+        assert!(to_error("upsert", "http://q", status(Code::Unavailable)).is_retryable());
+        let bad = to_error("upsert", "http://q", status(Code::InvalidArgument));
         assert!(!bad.is_retryable());
         assert_eq!(
-            bad.to_string(),
+            bad.report().to_string(),
             "vector index: Qdrant at http://q: upsert: InvalidArgument: msg"
         );
+        // The cause is kept, not repeated: a chain shows it once.
+        assert_eq!(bad.to_string(), "vector index: Qdrant at http://q: upsert");
+        let cause = std::error::Error::source(&bad).unwrap();
+        assert!(cause.downcast_ref::<QdrantFailure>().is_some());
     }
 
     #[tokio::test]

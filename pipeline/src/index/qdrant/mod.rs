@@ -12,65 +12,37 @@
 //! with `is_tenant`, every request filtered by it. `per-tenant`: a collection
 //! `<collection>_<tenant>` each, created on the tenant's first write; reads are still filtered.
 
+mod answers;
+mod collections;
+mod config;
 mod errors;
+mod facets;
+pub mod filters;
+mod layout;
 mod payload;
-pub mod requests;
+mod requests;
+#[cfg(test)]
+mod test_support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use qdrant_client::qdrant::facet_value::Variant;
-use qdrant_client::qdrant::point_id::PointIdOptions;
-use qdrant_client::qdrant::{PointId, QueryPoints, RetrievedPoint, ScoredPoint};
+use qdrant_client::qdrant::{PointId, QueryPoints, RetrievedPoint};
 use qdrant_client::{Qdrant, QdrantError};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use uuid::Uuid;
 
-use self::errors::{is_not_found, with_retries};
+use self::answers::{bad_payload, hits, server_fused};
+pub use self::config::{QdrantConfig, Tenancy};
+use self::errors::{QdrantFailure, is_not_found, with_retries};
 use crate::index::{
     DocVersion, Facets, Filter, Fusion, Point, SearchHit, TenantStats, VectorIndex, VersionKey,
     fuse_here,
 };
 use crate::{Error, Result};
-
-/// How tenants map to collections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Tenancy {
-    #[default]
-    Shared,
-    PerTenant,
-}
-
-#[derive(Clone)]
-pub struct QdrantConfig {
-    /// gRPC endpoint, e.g. http://qdrant:6334.
-    pub url: String,
-    pub api_key: Option<String>,
-    /// The collection (shared tenancy), or the prefix of the tenants' collections.
-    pub collection: String,
-    pub tenancy: Tenancy,
-    pub upsert_batch_points: usize,
-    /// Upsert requests of one `upsert` call in flight at once.
-    pub upsert_parallelism: usize,
-    pub timeout_secs: u64,
-    /// Attempts per request (transient failures are retried with backoff).
-    pub max_attempts: u32,
-}
-
-impl fmt::Debug for QdrantConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("QdrantConfig")
-            .field("url", &self.url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
-            .field("collection", &self.collection)
-            .field("tenancy", &self.tenancy)
-            .finish_non_exhaustive()
-    }
-}
 
 pub struct QdrantIndex {
     client: Qdrant,
@@ -90,7 +62,9 @@ impl QdrantIndex {
             .connect_timeout(Duration::from_secs(cfg.timeout_secs.clamp(1, 10)))
             .skip_compatibility_check()
             .build()
-            .map_err(|e| Error::index(format!("Qdrant URL {:?}: {e}", cfg.url), false))?;
+            .map_err(|e| {
+                Error::index_caused_by(format!("Qdrant URL {:?}", cfg.url), QdrantFailure(e), false)
+            })?;
         Ok(Self {
             client,
             cfg,
@@ -106,7 +80,7 @@ impl QdrantIndex {
         }
     }
 
-    fn error(&self, what: &str, e: &QdrantError) -> Error {
+    fn error(&self, what: &str, e: QdrantError) -> Error {
         errors::to_error(what, &self.cfg.url, e)
     }
 
@@ -118,7 +92,7 @@ impl QdrantIndex {
     {
         with_retries(what, self.cfg.max_attempts, op)
             .await
-            .map_err(|e| self.error(what, &e))
+            .map_err(|e| self.error(what, e))
     }
 
     /// Like [`Self::call`], for reads: a collection that does not exist yet holds nothing.
@@ -129,51 +103,8 @@ impl QdrantIndex {
     {
         match with_retries(what, self.cfg.max_attempts, op).await {
             Err(e) if is_not_found(&e) => Ok(T::default()),
-            other => other.map_err(|e| self.error(what, &e)),
+            other => other.map_err(|e| self.error(what, e)),
         }
-    }
-
-    /// Creates `name` (cosine, `dims`) with its payload indexes, or checks the existing one.
-    async fn ensure(&self, name: &str, dims: u64) -> Result<()> {
-        if self.lock_ready().contains(name) {
-            return Ok(());
-        }
-        let c = &self.client;
-        if !self
-            .call("collection_exists", || c.collection_exists(name))
-            .await?
-        {
-            let created = self
-                .call("create_collection", || {
-                    c.create_collection(requests::create_collection(name, dims))
-                })
-                .await;
-            // Another worker may have created it in the meantime: then check it like any other.
-            if let Err(e) = created
-                && !self
-                    .call("collection_exists", || c.collection_exists(name))
-                    .await?
-            {
-                return Err(e);
-            }
-        }
-        self.check_layout(name, dims).await?;
-        // Creating an index that exists is a no-op, so this also repairs a collection made by hand.
-        for req in requests::payload_indexes(name) {
-            self.call("create_field_index", || c.create_field_index(req.clone()))
-                .await?;
-        }
-        self.lock_ready().insert(name.to_owned());
-        Ok(())
-    }
-
-    /// The collection's vectors are those [`requests::create_collection`] makes for `dims`.
-    async fn check_layout(&self, name: &str, dims: u64) -> Result<()> {
-        let info = self
-            .call("collection_info", || self.client.collection_info(name))
-            .await?;
-        let params = info.result.and_then(|i| i.config).and_then(|c| c.params);
-        requests::check_layout(name, params.as_ref(), dims).map_err(|e| Error::index(e, false))
     }
 
     /// Runs a query; a collection that does not exist yet has no hits.
@@ -200,25 +131,6 @@ impl QdrantIndex {
         Ok(resp.map(|r| r.hits).unwrap_or_default())
     }
 
-    fn lock_ready(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.ready
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The tenant's collection, ready for writes.
-    async fn writable(&self, tenant: &str) -> Result<String> {
-        let Some(&dims) = self.dims.get() else {
-            return Err(Error::index(
-                "Qdrant: write before ensure_collection (the vector dimension is not set)",
-                false,
-            ));
-        };
-        let name = self.collection(tenant);
-        self.ensure(&name, dims).await?;
-        Ok(name)
-    }
-
     async fn upsert_tenant(&self, tenant: &str, points: &[Point]) -> Result<()> {
         let name = self.writable(tenant).await?;
         let permits = Arc::new(Semaphore::new(self.cfg.upsert_parallelism.max(1)));
@@ -227,7 +139,7 @@ impl QdrantIndex {
             let permit = Arc::clone(&permits)
                 .acquire_owned()
                 .await
-                .map_err(|e| Error::index(format!("Qdrant upsert: {e}"), true))?;
+                .map_err(|e| Error::index_caused_by("Qdrant upsert", e, true))?;
             let client = self.client.clone();
             let attempts = self.cfg.max_attempts;
             inflight.spawn(async move {
@@ -238,8 +150,8 @@ impl QdrantIndex {
         // On the first failure the rest are dropped (aborted): upserts are idempotent, and the
         // job's retry writes every point again.
         while let Some(done) = inflight.join_next().await {
-            done.map_err(|e| Error::index(format!("Qdrant upsert task: {e}"), true))?
-                .map_err(|e| self.error("upsert", &e))?;
+            done.map_err(|e| Error::index_caused_by("Qdrant upsert task", e, true))?
+                .map_err(|e| self.error("upsert", e))?;
         }
         Ok(())
     }
@@ -302,50 +214,6 @@ impl QdrantIndex {
     }
 }
 
-fn bad_payload(collection: &str) -> impl Fn(String) -> Error + '_ {
-    move |e| {
-        Error::index(
-            format!("Qdrant collection {collection:?} holds a point docfleet did not write: {e}"),
-            false,
-        )
-    }
-}
-
-fn hits(collection: &str, points: &[ScoredPoint]) -> Result<Vec<SearchHit>> {
-    points
-        .iter()
-        .map(|p| {
-            let payload = payload::from_payload(&p.payload).map_err(bad_payload(collection))?;
-            let id = uuid_of(p.id.as_ref()).ok_or_else(|| {
-                bad_payload(collection)(format!("point id {:?} is not a UUID", p.id))
-            })?;
-            Ok(SearchHit {
-                id,
-                score: p.score,
-                payload,
-            })
-        })
-        .collect()
-}
-
-/// The server's fused list as the client-side fusion would give it: scores times the common
-/// weight ([`requests::server_rrf_k`]), best first, ties by id, at most `top_k`.
-fn server_fused(mut fused: Vec<SearchHit>, weight: f32, top_k: usize) -> Vec<SearchHit> {
-    for h in &mut fused {
-        h.score *= weight;
-    }
-    fused.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
-    fused.truncate(top_k);
-    fused
-}
-
-fn uuid_of(id: Option<&PointId>) -> Option<Uuid> {
-    match id?.point_id_options.as_ref()? {
-        PointIdOptions::Uuid(s) => Uuid::parse_str(s).ok(),
-        PointIdOptions::Num(_) => None,
-    }
-}
-
 #[async_trait]
 impl VectorIndex for QdrantIndex {
     async fn ensure_collection(&self, dims: usize) -> Result<()> {
@@ -391,7 +259,7 @@ impl VectorIndex for QdrantIndex {
         keep: &VersionKey,
     ) -> Result<u64> {
         let name = self.collection(tenant);
-        let filter = requests::stale(tenant, doc_id, keep);
+        let filter = filters::stale(tenant, doc_id, keep);
         let stale = self.count(&name, filter.clone()).await?;
         if stale == 0 {
             return Ok(0);
@@ -495,10 +363,10 @@ impl VectorIndex for QdrantIndex {
             return Ok(Facets::default());
         }
         let name = self.collection(&filter.tenant);
-        let [media, tags] = requests::facet_requests(&name, filter, limit);
+        let [media, tags] = facets::facet_requests(&name, filter, limit);
         let media = self.facet_hits(media).await?;
         let tags = self.facet_hits(tags).await?;
-        Ok(requests::facets(&media, &tags, limit))
+        Ok(facets::facets(&media, &tags, limit))
     }
 
     async fn stats(&self) -> Result<Vec<TenantStats>> {
@@ -506,7 +374,7 @@ impl VectorIndex for QdrantIndex {
         match self.cfg.tenancy {
             Tenancy::Shared => {
                 let name = &self.cfg.collection;
-                let req = requests::tenant_facet(name);
+                let req = facets::tenant_facet(name);
                 let facet = self
                     .read("facet", || async {
                         self.client.facet(req.clone()).await.map(Some)
@@ -527,7 +395,7 @@ impl VectorIndex for QdrantIndex {
                     let Some(tenant) = c.name.strip_prefix(&prefix) else {
                         continue;
                     };
-                    let scope = requests::scope(&Filter::tenant(tenant));
+                    let scope = filters::scope(&Filter::tenant(tenant));
                     let points = self.count(&c.name, scope).await?;
                     if points > 0 {
                         out.push(self.tenant_stats(&c.name, tenant, points).await?);
@@ -580,7 +448,7 @@ mod tests {
         .err()
         .unwrap();
         assert!(!e.is_retryable());
-        assert!(e.to_string().contains("not a url"), "{e}");
+        assert!(e.report().to_string().contains("not a url"), "{e}");
     }
 
     #[tokio::test]
@@ -596,13 +464,5 @@ mod tests {
         let index = QdrantIndex::connect(cfg(Tenancy::PerTenant)).unwrap();
         let e = index.writable("acme").await.unwrap_err();
         assert!(e.to_string().contains("ensure_collection"), "{e}");
-    }
-
-    #[test]
-    fn only_uuid_point_ids_are_ours() {
-        let u = Uuid::from_u128(7);
-        assert_eq!(uuid_of(Some(&u.to_string().into())), Some(u));
-        assert_eq!(uuid_of(Some(&5_u64.into())), None);
-        assert_eq!(uuid_of(None), None);
     }
 }

@@ -135,8 +135,13 @@ mod client {
             read_capped(out.body, announced, max_bytes)
                 .await
                 .map_err(|e| match e {
-                    Error::Store { message, retryable } => Error::Store {
+                    Error::Store {
+                        message,
+                        source,
+                        retryable,
+                    } => Error::Store {
                         message: format!("GET s3://{bucket}/{key}: {message}"),
+                        source,
                         retryable,
                     },
                     other => other,

@@ -126,9 +126,13 @@ impl JobContext {
         let exhausted = !permanent && attempt >= self.max_attempts;
         // The reason names the document and the cause; it goes into the row and the DLQ.
         let reason = if exhausted {
-            format!("{}: {e} (gave up after {attempt} attempts)", msg.source)
+            format!(
+                "{}: {} (gave up after {attempt} attempts)",
+                msg.source,
+                e.report()
+            )
         } else {
-            format!("{}: {e}", msg.source)
+            format!("{}: {}", msg.source, e.report())
         };
         let after = self.retry.delay(attempt);
         let state = durably(

@@ -64,7 +64,7 @@ struct Layer {
 }
 
 /// The encoder. Inputs are padded batches; outputs are the last hidden states.
-pub struct Bert {
+pub struct CandleBert {
     word_embeddings: Tensor,
     /// Position embeddings plus the token-type-0 embedding: `[max_positions, hidden]`.
     position_embeddings: Tensor,
@@ -77,7 +77,7 @@ pub struct Bert {
     device: Device,
 }
 
-impl Bert {
+impl CandleBert {
     /// Loads `model.safetensors` onto `device`.
     pub fn load(path: &Path, config: &ModelConfig, device: &Device) -> Result<Self> {
         let w = BertWeights::load(path, config, device)?;

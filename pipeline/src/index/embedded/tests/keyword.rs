@@ -42,14 +42,12 @@ fn points(tenant: &str, d: &Doc) -> Vec<Point> {
                     chunk_count: d.chunks.len() as u32,
                     page_start: first,
                     page_end: last,
-                    page_label: None,
-                    ocr_pages: Vec::new(),
-                    ocr_confidence: None,
                     media_type: d.media.into(),
                     tags: tags.clone(),
                     text: text.into(),
                     model: "m".into(),
                     pipeline_version: "p1".into(),
+                    ..ChunkPayload::default()
                 },
             }
         })

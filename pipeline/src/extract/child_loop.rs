@@ -1,5 +1,6 @@
-//! The extractor child's side of the [`wire`](super::wire) protocol: answer requests on
-//! stdin/stdout, one document at a time, until the parent closes stdin.
+//! The extractor child's request loop, its side of the [`wire`](super::wire) protocol: answer
+//! requests on stdin/stdout, one document at a time, until the parent closes stdin. The parent's
+//! side is [`super::pool`], through [`super::child_handle`].
 
 use std::io::{self, BufReader, BufWriter, Read, Write};
 
@@ -16,8 +17,9 @@ pub type ExtractFn<'a> =
 /// `output`. `max_body_bytes` caps the document frame (the parent's `max_file_bytes`).
 ///
 /// Document errors are answers (`{"err": ...}`); a broken protocol (bad header, oversized or
-/// truncated frame) or a broken pipe is returned as an error, after which the child should exit:
-/// the stream can no longer be trusted to be in step.
+/// truncated frame), a broken pipe or an error `extract` should not return (not an extraction
+/// failure: [`WireError::of`]) is returned as an error, after which the child should exit: the
+/// stream can no longer be trusted to be in step.
 pub fn serve_extraction(
     extract: &ExtractFn<'_>,
     max_body_bytes: u64,
@@ -56,7 +58,16 @@ pub fn serve_extraction(
         drop(body);
         let response = match result {
             Ok(pages) => Response::Ok(pages),
-            Err(e) => Response::Err(WireError::from(&e)),
+            Err(e) => match WireError::of(&e) {
+                Some(w) => Response::Err(w),
+                // Not a failure of extraction (none is produced by it): no answer can carry
+                // it, so the child stops and the parent reports the crash with this text.
+                None => {
+                    return Err(io::Error::other(format!(
+                        "the extraction failed with an error the protocol does not carry: {e}"
+                    )));
+                }
+            },
         };
         let json = serde_json::to_vec(&response).map_err(io::Error::other)?;
         wire::write_frame(&mut output, &json)?;
@@ -82,6 +93,13 @@ mod tests {
         wire::write_frame(&mut out, &header).unwrap();
         wire::write_frame(&mut out, body).unwrap();
         out
+    }
+
+    /// An extract function that gives every document `answer()`.
+    fn answering(
+        answer: impl Fn() -> Result<Vec<Page>>,
+    ) -> impl Fn(&[u8], MediaType, &ExtractOptions, &mut dyn FnMut()) -> Result<Vec<Page>> {
+        move |_, _, _, _| answer()
     }
 
     fn answers(mut out: &[u8]) -> Vec<Result<Vec<Page>>> {
@@ -139,11 +157,7 @@ mod tests {
 
     #[test]
     fn a_broken_protocol_ends_the_loop_with_an_error() {
-        let ex = |_: &[u8],
-                  _: MediaType,
-                  _: &ExtractOptions,
-                  _: &mut dyn FnMut()|
-         -> Result<Vec<Page>> { Ok(vec![]) };
+        let ex = answering(|| Ok(vec![]));
         let cases: [(&str, Vec<u8>); 3] = [
             ("oversized body", request("text/plain", 1, &[b'a'; 2048])),
             ("header without body", {
@@ -169,6 +183,16 @@ mod tests {
                 "{what}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn an_error_extraction_does_not_produce_ends_the_loop_unanswered() {
+        let ex = answering(|| Err(Error::index("down", true)));
+        let mut out = Vec::new();
+        let input = request("text/plain", 1, b"x");
+        let err = serve_extraction(&ex, 1024, input.as_slice(), &mut out).unwrap_err();
+        assert!(out.is_empty(), "no answer");
+        assert!(err.to_string().contains("vector index: down"), "{err}");
     }
 
     #[test]

@@ -1,17 +1,18 @@
-//! One extractor child process as the pool sees it: its pipes, a thread that reads its answers
-//! (so waiting for one can time out), a thread that keeps the tail of its stderr (for crash
-//! reports), and how it died.
+//! The parent's handle on one extractor child process: how to start it ([`ExtractorCommand`]),
+//! its pipes, a thread that reads its answers (so waiting for one can time out), a thread that
+//! keeps the tail of its stderr (for crash reports), and how it died. The child's side of the
+//! protocol is [`super::child_loop`].
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::pool::ExtractorCommand;
 use super::wire::{self, MAX_RESPONSE_BYTES};
 
 /// How much of the child's stderr is kept for a crash report.
@@ -21,6 +22,28 @@ const STDERR_TAIL_LINES: usize = 5;
 /// After its stdout closes, how long a dying child gets to be reaped with its own exit status
 /// before it is killed.
 const REAP_GRACE: Duration = Duration::from_secs(2);
+
+/// How to start one extractor child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtractorCommand {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Set on top of the parent's environment.
+    pub env: Vec<(String, String)>,
+}
+
+impl ExtractorCommand {
+    pub fn new(
+        program: impl Into<PathBuf>,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+        }
+    }
+}
 
 /// Why a request got no answer.
 #[derive(Debug)]

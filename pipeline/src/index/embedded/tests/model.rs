@@ -54,14 +54,11 @@ fn payload(tenant: usize, doc: usize, idx: u32, sha: usize) -> ChunkPayload {
         chunk_count: 4 + sha as u32,
         page_start: 1,
         page_end: 1,
-        page_label: None,
-        ocr_pages: Vec::new(),
-        ocr_confidence: None,
         media_type: "application/pdf".into(),
-        tags: Default::default(),
         text: format!("{idx}"),
         model: "m".into(),
         pipeline_version: "p".into(),
+        ..ChunkPayload::default()
     }
 }
 
