@@ -2,13 +2,12 @@
 //! `mimetype` entry, OLE2 compound files by their streams, RTF by its `{\rtf` signature, e-mail
 //! by a leading header block.
 
-use std::io::Cursor;
 
+use crate::ole::OLE_MAGIC;
 use crate::zip_safe::SafeZip;
 use crate::{Format, FormatError, Limits};
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
-const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
 /// Detects a format from the bytes only. `Ok(None)`: not one of ours (the caller tries other
 /// types; a ZIP that is none of ours is plain application/zip). `Err` only for files that are
@@ -18,7 +17,7 @@ pub fn detect(bytes: &[u8]) -> Result<Option<Format>, FormatError> {
         return detect_zip(bytes);
     }
     if bytes.starts_with(OLE_MAGIC) {
-        return detect_ole(bytes);
+        return crate::ole::detect_ole(bytes);
     }
     let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let start = text
@@ -140,39 +139,4 @@ fn detect_damaged_zip(bytes: &[u8]) -> Option<Format> {
         }
     }
     None
-}
-
-fn detect_ole(bytes: &[u8]) -> Result<Option<Format>, FormatError> {
-    let Ok(cfb) = cfb::CompoundFile::open(Cursor::new(bytes)) else {
-        return Ok(None);
-    };
-    let names: Vec<String> = cfb
-        .read_root_storage()
-        .map(|e| e.name().to_string())
-        .collect();
-    let has = |n: &str| names.iter().any(|x| x.eq_ignore_ascii_case(n));
-    if has("EncryptedPackage") {
-        return Err(FormatError::Encrypted {
-            format_name: "Office document (encrypted OOXML package)".to_string(),
-        });
-    }
-    if has("Workbook") || has("Book") {
-        return Ok(Some(Format::Xls));
-    }
-    let unsupported = |media_type: &str, hint: &str| {
-        Err(FormatError::Unsupported {
-            media_type: media_type.to_string(),
-            hint: hint.to_string(),
-        })
-    };
-    if has("WordDocument") {
-        return unsupported("application/msword", "save it as DOCX");
-    }
-    if has("PowerPoint Document") {
-        return unsupported("application/vnd.ms-powerpoint", "save it as PPTX");
-    }
-    if names.iter().any(|n| n.starts_with("__substg1.0_")) {
-        return unsupported("application/vnd.ms-outlook", "save the message as EML");
-    }
-    Ok(None)
 }

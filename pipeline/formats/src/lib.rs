@@ -10,6 +10,7 @@ mod docx;
 mod eml;
 mod epub;
 mod odf;
+mod ole;
 mod pptx;
 mod rtf;
 mod sheets;

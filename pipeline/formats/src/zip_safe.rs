@@ -26,7 +26,7 @@ impl<'a> SafeZip<'a> {
     ) -> Result<Self, FormatError> {
         if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
             // Password-protected OOXML is an OLE2 file, not a ZIP: say so rather than "corrupt".
-            crate::detect(bytes)?;
+            crate::ole::detect_ole(bytes)?;
             return Err(FormatError::corrupt(
                 format,
                 "this is an OLE2 (legacy Office) file, not a ZIP package",

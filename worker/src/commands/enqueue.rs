@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use docfleet_jobstore::{JobState, JobStore};
 use docfleet_core::job::{JobMessage, JobOptions};
 use docfleet_core::source::valid_bucket;
+use docfleet_jobstore::{JobState, JobStore};
 use docfleet_pipeline::store::s3::S3Client;
 use docfleet_queue::JobProducer;
 use serde::Serialize;

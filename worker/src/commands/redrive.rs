@@ -1,8 +1,8 @@
 //! `docfleet redrive`: dead jobs back to queued, their messages published again.
 
 use anyhow::{Context, Result, bail};
-use docfleet_jobstore::{JobRecord, JobState};
 use docfleet_core::job::{JobMessage, JobOptions};
+use docfleet_jobstore::{JobRecord, JobState};
 use uuid::Uuid;
 
 use crate::commands::jobs;

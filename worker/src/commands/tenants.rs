@@ -3,8 +3,8 @@
 //! record that cannot be written fails the command after the change is made and shown.
 
 use anyhow::{Context, Result, bail};
-use docfleet_jobstore::{AuditOutcome, JobStore, now_ms};
 use docfleet_core::tenant::validate_tenant;
+use docfleet_jobstore::{AuditOutcome, JobStore, now_ms};
 
 use crate::cli::{ProfileCommand, TenantsCommand};
 use crate::commands::audit::record_cli;

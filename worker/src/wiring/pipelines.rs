@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
+use docfleet_core::job::JobOptions;
 use docfleet_pipeline::chunk::ChunkerConfig;
 use docfleet_pipeline::embed_lane::EmbedCallObserver;
 use docfleet_pipeline::extract::{ExtractOptions, Extractor};
-use docfleet_core::job::JobOptions;
 use docfleet_pipeline::pii::{PiiMode, PiiScanner};
 use docfleet_pipeline::process::{PiiStage, Processor};
 use docfleet_pipeline::source::SourceReader;

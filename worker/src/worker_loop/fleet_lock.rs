@@ -104,7 +104,8 @@ pub fn defer_delay(holder: Option<&LockHolder>) -> Duration {
     let jitter_ms = Uuid::new_v4().as_u128() % DEFER_JITTER.as_millis();
     let wait = DEFER_BASE + Duration::from_millis(u64::try_from(jitter_ms).unwrap_or(0));
     match holder {
-        Some(h) => wait.min(super::job::until_unix_ms(h.lease_expires_at_ms) + PAST_HOLDER_LEASE),
+        Some(h) => wait
+            .min(docfleet_core::time::until_unix_millis(h.lease_expires_at_ms) + PAST_HOLDER_LEASE),
         None => wait,
     }
 }

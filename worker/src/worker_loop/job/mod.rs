@@ -14,9 +14,9 @@ mod verdicts;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use docfleet_core::job::JobMessage;
 use docfleet_jobstore::{JobStore, LockHolder, StartOutcome};
 use docfleet_pipeline::Result as PipelineResult;
-use docfleet_core::job::JobMessage;
 use docfleet_pipeline::process::Outcome;
 use docfleet_queue::{Delivery, JobQueue};
 use tokio_util::sync::CancellationToken;
@@ -120,7 +120,8 @@ impl JobContext {
                     worker_id,
                     lease_expires_at_ms,
                 }) => {
-                    let after = until_unix_ms(lease_expires_at_ms) + Duration::from_secs(1);
+                    let after = docfleet_core::time::until_unix_millis(lease_expires_at_ms)
+                        + Duration::from_secs(1);
                     info!(holder = %worker_id, ?after, "another worker holds the job's lease");
                     self.settle("defer", self.queue.defer(d, after).await);
                     self.metrics.job(JobOutcomeLabel::Deferred);
@@ -210,12 +211,4 @@ impl JobContext {
         )
         .await
     }
-}
-
-/// Time from now until `unix_ms` (zero if past). The store's clock and ours may differ a
-/// little; the caller adds a margin.
-pub(super) fn until_unix_ms(unix_ms: i64) -> Duration {
-    let now = docfleet_core::time::now_unix_millis();
-    let target = u64::try_from(unix_ms).unwrap_or(0);
-    Duration::from_millis(target.saturating_sub(now))
 }

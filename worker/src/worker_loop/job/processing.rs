@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use docfleet_core::job::JobMessage;
-use docfleet_pipeline::process::{DocJob, Outcome};
 use docfleet_core::source::SourceUri;
+use docfleet_pipeline::process::{DocJob, Outcome};
 use docfleet_pipeline::{Error as PipelineError, Result as PipelineResult};
 use docfleet_queue::Delivery;
 use tokio_util::sync::CancellationToken;

@@ -4,9 +4,9 @@
 
 use super::*;
 use clap::Parser;
+use docfleet_core::job::JobOptions;
 use docfleet_jobstore::{JobState, JobTableQueue, SqliteJobStore, StoreOptions};
 use docfleet_pipeline::Error as PipelineError;
-use docfleet_core::job::JobOptions;
 
 use crate::cli::Cli;
 

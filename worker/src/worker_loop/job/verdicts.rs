@@ -2,9 +2,9 @@
 //! dead-lettered (permanent, or out of attempts); the callbacks; and what happens when the
 //! broker does not take a verdict.
 
+use docfleet_core::job::JobMessage;
 use docfleet_jobstore::{JobOutcome, JobState};
 use docfleet_pipeline::Error as PipelineError;
-use docfleet_core::job::JobMessage;
 use docfleet_pipeline::process::Outcome;
 use docfleet_queue::Delivery;
 use tracing::{info, warn};

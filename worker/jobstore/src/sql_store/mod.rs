@@ -12,6 +12,9 @@ use sqlx::types::Json;
 use sqlx::{Database, Pool, Transaction};
 use uuid::Uuid;
 
+mod audit;
+mod tenants;
+
 use crate::dialect::{Columns, Dialect, Params};
 use crate::error::{Error, Result};
 use crate::job_row::{decode_record, lease_ms, max_attempts, parse_state, to_i64};
