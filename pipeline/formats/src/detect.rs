@@ -2,7 +2,6 @@
 //! `mimetype` entry, OLE2 compound files by their streams, RTF by its `{\rtf` signature, e-mail
 //! by a leading header block.
 
-
 use crate::ole::OLE_MAGIC;
 use crate::zip_safe::SafeZip;
 use crate::{Format, FormatError, Limits};

@@ -17,26 +17,20 @@
 //! (`docfleet_api_audit_write_failures_total`), and the response stands: the change has been
 //! made by then, and answering 5xx for it would mislead the client.
 //!
-//! `GET /v1/audit` ([`list_audit`]): the caller's tenant's records, newest first, for admin keys.
+//! `GET /v1/audit` (`audit_log.rs`) reads the trail.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, MatchedPath, Query, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::Method;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-use docfleet_jobstore::{AuditFilter, AuditOutcome, AuditRecord, JobStore, NewAuditRecord, now_ms};
+use docfleet_jobstore::{AuditOutcome, JobStore, NewAuditRecord, now_ms};
 use prometheus_client::metrics::counter::Counter;
-use serde::{Deserialize, Serialize};
 
-use super::ApiState;
-use super::auth::Admin;
-use super::problem::{Problem, rejection};
 use super::request_id::RequestId;
 
 /// The audited routes: (method, route template, action).
@@ -53,9 +47,6 @@ pub const AUDITED: &[(&str, &str, &str)] = &[
 /// How long the middleware waits for the record to be written before it gives up (and counts
 /// a failure): the answer is not held hostage by a hung database.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-const DEFAULT_PAGE: u32 = 100;
-const MAX_PAGE: u32 = 1000;
-const MAX_ACTION_CHARS: usize = 64;
 
 /// The action of an audited route (by its template, never the raw path).
 pub fn action(method: &Method, route: &str) -> Option<&'static str> {
@@ -182,62 +173,6 @@ pub async fn record(State(layer): State<AuditLayer>, mut req: Request, next: Nex
         );
     }
     response
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditQuery {
-    limit: Option<u32>,
-    /// Only records older than this seq (the previous page's `next_before`).
-    before: Option<i64>,
-    action: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AuditPage {
-    records: Vec<AuditRecord>,
-    /// Pass as `before` for the next (older) page; absent on the last one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_before: Option<i64>,
-}
-
-/// GET /v1/audit?limit=&before=&action=
-pub async fn list_audit(
-    State(s): State<ApiState>,
-    Admin(caller): Admin,
-    query: Result<Query<AuditQuery>, QueryRejection>,
-) -> Result<Json<AuditPage>, Problem> {
-    let Query(q) = query.map_err(rejection)?;
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Problem::bad_request(format!("limit must be 1-{MAX_PAGE}")));
-    }
-    if let Some(a) = &q.action
-        && (a.is_empty() || a.len() > MAX_ACTION_CHARS)
-    {
-        return Err(Problem::bad_request(format!(
-            "action must be 1-{MAX_ACTION_CHARS} characters, e.g. job.submit"
-        )));
-    }
-    let records = s
-        .store
-        .audit()
-        .list(&AuditFilter {
-            tenant: Some(caller.tenant),
-            action: q.action,
-            before_seq: q.before,
-            after_seq: None,
-            limit,
-        })
-        .await
-        .map_err(|e| Problem::unavailable("reading the audit trail failed", e))?;
-    let next_before = (records.len() == limit as usize)
-        .then(|| records.last().map(|r| r.seq))
-        .flatten();
-    Ok(Json(AuditPage {
-        records,
-        next_before,
-    }))
 }
 
 #[cfg(test)]

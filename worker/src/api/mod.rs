@@ -17,6 +17,7 @@
 //! - openapi.json: the contract, served at /openapi.json.
 
 mod audit;
+mod audit_log;
 mod auth;
 mod documents;
 mod index;
@@ -122,7 +123,7 @@ pub fn router(state: ApiState, max_upload_bytes: usize) -> Router {
         .route("/v1/documents/{doc_id}", delete(documents::delete_document))
         .route("/v1/keys", post(keys::create_key).get(keys::list_keys))
         .route("/v1/keys/{key_id}", delete(keys::revoke_key))
-        .route("/v1/audit", get(audit::list_audit))
+        .route("/v1/audit", get(audit_log::list_audit))
         .route(
             "/v1/profile",
             get(profile::get_profile).put(profile::put_profile),
