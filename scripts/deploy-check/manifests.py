@@ -18,7 +18,7 @@ import yaml
 
 KEDA = "keda.sh/v1alpha1"
 MONITORING = "monitoring.coreos.com/v1"
-# The binary's default (worker/src/settings.rs, --drain-timeout-secs).
+# The binary's default (worker/src/settings/worker.rs, --drain-timeout-secs).
 DEFAULT_DRAIN_SECS = 30
 RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
 SELECTOR_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component")

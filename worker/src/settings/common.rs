@@ -165,14 +165,15 @@ impl CommonOpts {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use clap::Parser;
 
+    /// The common options alone, as the tests parse them.
     #[derive(Parser)]
-    struct Cli {
+    pub(in crate::settings) struct Cli {
         #[command(flatten)]
-        common: CommonOpts,
+        pub common: CommonOpts,
     }
 
     #[test]

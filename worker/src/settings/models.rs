@@ -97,11 +97,7 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        common: CommonOpts,
-    }
+    use crate::settings::common::tests::Cli;
 
     #[test]
     fn models_are_named_and_each_has_its_own_index() {
