@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use docfleet_jobstore::JobStore;
 
-/// A lease that runs out within the test.
-pub const SHORT: Duration = Duration::from_millis(200);
+/// A lease that runs out within the test; long enough that it is still live a few statements
+/// later on a loaded machine (200 ms once ran out early with every suite running at once).
+pub const SHORT: Duration = Duration::from_millis(800);
 /// A lease that does not.
 pub const LONG: Duration = Duration::from_secs(60);
 
