@@ -75,7 +75,7 @@ fn delivery(job: &JobRecord) -> Delivery {
 
 fn unavailable(e: crate::Error) -> docfleet_queue::Error {
     if e.is_retryable() {
-        docfleet_queue::Error::Unavailable(e.to_string())
+        docfleet_queue::Error::unavailable_from(e)
     } else {
         docfleet_queue::Error::Config(e.to_string())
     }

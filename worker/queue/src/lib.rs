@@ -23,7 +23,7 @@ pub mod rabbitmq;
 pub mod sqs;
 mod trace_context;
 
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, Result, Unavailable};
 pub use trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
 
 /// One received message. Hand it back to exactly one of [`JobQueue::ack`], [`JobQueue::retry`],

@@ -1,45 +1,21 @@
-//! The Kafka adapter against librdkafka's mock cluster (a real Kafka protocol peer, in this test
-//! process): consumer groups, commits, rebalances. Each test has its own cluster.
+//! The Kafka adapter against librdkafka's mock cluster (support/kafka.rs), beyond the `JobQueue`
+//! contract (queue_contract.rs): consumer groups, commits, pausing, rebalances. Each test has its
+//! own cluster.
 #![cfg(feature = "kafka")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
 mod common;
+mod support;
 
-use common::job;
+use common::{job, job_id, receive_n};
 use docfleet_core::job::JobMessage;
 use docfleet_queue::kafka::{KafkaConfig, KafkaProducer, KafkaQueue};
-use docfleet_queue::{Delivery, JobProducer, JobQueue};
+use docfleet_queue::{JobProducer, JobQueue};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::mocking::MockCluster;
-use rdkafka::producer::DefaultProducerContext;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-
-struct Cluster {
-    cluster: MockCluster<'static, DefaultProducerContext>,
-}
-
-impl Cluster {
-    fn new() -> Self {
-        Self {
-            cluster: MockCluster::new(1).unwrap(),
-        }
-    }
-
-    /// A config for a fresh topic with `partitions`, the topics created (the mock cluster does
-    /// not serve the admin API's CreateTopics: `create_topics` is for real clusters).
-    async fn config(&self, test: &str, partitions: i32) -> KafkaConfig {
-        let mut cfg = KafkaConfig::new(self.cluster.bootstrap_servers(), format!("jobs-{test}"));
-        cfg.group_id = format!("group-{test}");
-        cfg.partitions = partitions;
-        cfg.session_timeout = Duration::from_secs(6);
-        for topic in [cfg.topic.clone(), cfg.retry_topic(), cfg.dlq_topic()] {
-            self.cluster.create_topic(&topic, partitions, 1).unwrap();
-        }
-        cfg
-    }
-}
+use support::kafka::Cluster;
 
 async fn enqueue(cfg: &KafkaConfig, n: usize) -> Vec<JobMessage> {
     let producer = KafkaProducer::connect(cfg.clone()).unwrap();
@@ -50,23 +26,6 @@ async fn enqueue(cfg: &KafkaConfig, n: usize) -> Vec<JobMessage> {
         jobs.push(msg);
     }
     jobs
-}
-
-async fn receive_n(q: &KafkaQueue, n: usize, within: Duration) -> Vec<Delivery> {
-    let deadline = Instant::now() + within;
-    let mut out = Vec::new();
-    while out.len() < n && Instant::now() < deadline {
-        out.extend(
-            q.receive(n - out.len(), Duration::from_millis(500))
-                .await
-                .unwrap(),
-        );
-    }
-    out
-}
-
-fn job_id(d: &Delivery) -> uuid::Uuid {
-    JobMessage::parse(&d.body).unwrap().job_id
 }
 
 /// The group's committed offset of partition 0 of the jobs topic (`None`: nothing committed).
@@ -102,35 +61,10 @@ async fn wait_committed(cfg: &KafkaConfig, want: Option<i64>) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn acked_jobs_are_not_delivered_again() {
-    let cluster = Cluster::new();
-    let cfg = cluster.config("ack", 3).await;
-    let sent = enqueue(&cfg, 6).await;
-    let mut cfg_q = cfg.clone();
-    cfg_q.max_in_flight = 10;
-    let q = KafkaQueue::connect(cfg_q.clone()).unwrap();
-    let got = receive_n(&q, 6, Duration::from_secs(20)).await;
-    let mut ids: Vec<_> = got.iter().map(job_id).collect();
-    ids.sort();
-    let mut want: Vec<_> = sent.iter().map(|m| m.job_id).collect();
-    want.sort();
-    assert_eq!(ids, want);
-    assert!(got.iter().all(|d| d.attempt == 1));
-    for d in &got {
-        q.ack(d).await.unwrap();
-    }
-    q.close().await;
-    drop(q);
-    let q = KafkaQueue::connect(cfg_q).unwrap();
-    assert!(receive_n(&q, 1, Duration::from_secs(8)).await.is_empty());
-    q.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn out_of_order_completion_commits_the_lowest_unfinished_offset_and_a_restart_skips_nothing()
 {
     let cluster = Cluster::new();
-    let cfg = cluster.config("order", 1).await;
+    let cfg = cluster.config("order", 1);
     let mut cfg = cfg.clone();
     cfg.max_in_flight = 10;
     let sent = enqueue(&cfg, 10).await;
@@ -164,47 +98,9 @@ async fn out_of_order_completion_commits_the_lowest_unfinished_offset_and_a_rest
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn retries_wait_their_delay_defers_keep_the_attempt_and_dead_letters_stay_dead() {
-    let cluster = Cluster::new();
-    let cfg = cluster.config("retry", 1).await;
-    let sent = enqueue(&cfg, 3).await;
-    let q = KafkaQueue::connect(cfg.clone()).unwrap();
-    let got = receive_n(&q, 3, Duration::from_secs(20)).await;
-    assert_eq!(got.len(), 3);
-    let retried_at = Instant::now();
-    q.retry(&got[0], Duration::from_secs(2)).await.unwrap();
-    q.defer(&got[1], Duration::from_millis(10)).await.unwrap();
-    q.dead_letter(&got[2], "file:///data/doc-2.pdf: corrupt or unreadable PDF")
-        .await
-        .unwrap();
-
-    let back = receive_n(&q, 2, Duration::from_secs(20)).await;
-    assert_eq!(back.len(), 2);
-    let deferred = back.iter().find(|d| job_id(d) == sent[1].job_id).unwrap();
-    assert_eq!(deferred.attempt, 1, "a deferral is not an attempt");
-    let retried = back.iter().find(|d| job_id(d) == sent[0].job_id).unwrap();
-    assert_eq!(retried.attempt, 2);
-    assert!(
-        retried_at.elapsed() >= Duration::from_secs(2),
-        "not before its delay"
-    );
-    for d in &back {
-        q.ack(d).await.unwrap();
-    }
-    assert_eq!(q.dead_letter_count().await.unwrap(), 1);
-    assert!(
-        receive_n(&q, 1, Duration::from_secs(3)).await.is_empty(),
-        "the dead one stays dead"
-    );
-    let depth = q.depth().await.unwrap();
-    assert_eq!((depth.ready, depth.unacked), (Some(0), Some(0)));
-    q.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn a_saturated_worker_gets_no_more_than_it_can_run() {
     let cluster = Cluster::new();
-    let mut cfg = cluster.config("saturated", 1).await;
+    let mut cfg = cluster.config("saturated", 1);
     cfg.max_in_flight = 2;
     enqueue(&cfg, 5).await;
     let q = KafkaQueue::connect(cfg.clone()).unwrap();
@@ -224,7 +120,7 @@ async fn a_saturated_worker_gets_no_more_than_it_can_run() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rebalance_hands_unfinished_work_to_the_new_owner_and_late_verdicts_commit_nothing() {
     let cluster = Cluster::new();
-    let mut cfg = cluster.config("rebalance", 4).await;
+    let mut cfg = cluster.config("rebalance", 4);
     cfg.max_in_flight = 100;
     let sent = enqueue(&cfg, 40).await;
     let a = KafkaQueue::connect(cfg.clone()).unwrap();
@@ -259,21 +155,4 @@ async fn a_rebalance_hands_unfinished_work_to_the_new_owner_and_late_verdicts_co
     moved_ids.sort();
     assert_eq!(again_ids, moved_ids);
     a.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_trace_context_travels_in_headers_through_the_retry_topic() {
-    let cluster = Cluster::new();
-    let cfg = cluster.config("trace", 1).await;
-    let trace = common::trace();
-    let producer = KafkaProducer::connect(cfg.clone()).unwrap();
-    producer.enqueue_traced(&job(0), &trace).await.unwrap();
-    let q = KafkaQueue::connect(cfg.clone()).unwrap();
-    let d = receive_n(&q, 1, Duration::from_secs(20)).await.remove(0);
-    assert_eq!(d.trace, trace);
-    q.retry(&d, Duration::ZERO).await.unwrap();
-    let d = receive_n(&q, 1, Duration::from_secs(20)).await.remove(0);
-    assert_eq!((d.attempt, &d.trace), (2, &trace));
-    q.ack(&d).await.unwrap();
-    q.close().await;
 }

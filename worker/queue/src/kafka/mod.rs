@@ -65,7 +65,7 @@ fn unavailable(context: &str, e: KafkaError) -> Error {
                 "{context}: {e}; run `docfleet queues init --queue kafka`"
             ))
         }
-        _ => Error::Unavailable(format!("{context}: {e}")),
+        _ => Error::unavailable(context, e),
     }
 }
 
@@ -221,7 +221,7 @@ impl KafkaQueue {
             std::thread::Builder::new()
                 .name("kafka-consumer".into())
                 .spawn(move || consumer::poll_loop(consumer, shared))
-                .map_err(|e| Error::Unavailable(format!("starting the Kafka poller: {e}")))?
+                .map_err(|e| Error::unavailable("starting the Kafka poller", e))?
         };
         Ok(Self {
             consumer,
@@ -311,7 +311,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Error::Unavailable(format!("Kafka task: {e}")))?
+        .map_err(|e| Error::unavailable("Kafka task", e))?
         .map_err(|e| unavailable("Kafka", e))
 }
 

@@ -75,7 +75,7 @@ pub(crate) fn map_err(context: &str, e: lapin::Error) -> Error {
     {
         return Error::Topology(format!("{context}: {e}"));
     }
-    Error::Unavailable(format!("{context}: {e}"))
+    Error::unavailable(context, e)
 }
 
 /// What a RabbitMQ [`Delivery`] carries in its handle.

@@ -12,7 +12,7 @@ use tokio::time::{self, Instant as TokioInstant};
 use tracing::warn;
 
 use super::{RabbitHandle, RabbitQueue, headers};
-use crate::{Delivery, DeliveryHandle, Error, Result};
+use crate::{BoxError, Delivery, DeliveryHandle, Error, Result};
 
 /// Reconnections one `receive` call makes before it reports the broker unavailable.
 const MAX_RESTARTS: u32 = 3;
@@ -101,11 +101,11 @@ pub(super) async fn receive(q: &RabbitQueue, max: usize, wait: Duration) -> Resu
                     out.push(delivery(q, d));
                 }
                 Ok(Some(Err(e))) => {
-                    broken = Some(e.to_string());
+                    broken = Some(BoxError::from(e));
                     break;
                 }
                 Ok(None) => {
-                    broken = Some("the broker cancelled the consumer".to_owned());
+                    broken = Some("the broker cancelled the consumer".into());
                     break;
                 }
             }
@@ -124,10 +124,10 @@ pub(super) async fn receive(q: &RabbitQueue, max: usize, wait: Duration) -> Resu
         q.invalidate(session.generation).await;
         restarts += 1;
         if restarts > MAX_RESTARTS {
-            return Err(Error::Unavailable(format!(
-                "consuming from {}: {why}",
-                q.names.queue
-            )));
+            return Err(Error::unavailable(
+                format!("consuming from {}", q.names.queue),
+                why,
+            ));
         }
     }
 }

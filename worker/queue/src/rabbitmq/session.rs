@@ -150,7 +150,7 @@ impl Session {
             Confirmation::Ack(None) => Ok(()),
             Confirmation::Ack(Some(_)) => Err(Error::Unroutable(dest)),
             Confirmation::Nack(_) => Err(Error::Rejected(dest)),
-            Confirmation::NotRequested => Err(Error::Unavailable(format!(
+            Confirmation::NotRequested => Err(Error::unavailable_because(format!(
                 "publishing to {dest}: the channel is not in confirm mode"
             ))),
         }

@@ -31,8 +31,8 @@ use tracing::warn;
 pub use config::SqsConfig;
 
 use crate::{
-    Delivery, DeliveryHandle, Error, JobProducer, JobQueue, QueueDepth, Result, TRACEPARENT,
-    TRACESTATE, TraceContext,
+    BoxError, Delivery, DeliveryHandle, Error, JobProducer, JobQueue, QueueDepth, Result,
+    TRACEPARENT, TRACESTATE, TraceContext,
 };
 
 /// Message attributes of our copies.
@@ -67,10 +67,25 @@ where
         "AccessDenied" | "AccessDeniedException" | "InvalidClientTokenId" => {
             Error::Config(format!("{context}: {code}: {message}"))
         }
-        _ => Error::Unavailable(format!(
-            "{context}: {}",
-            aws_sdk_sqs::error::DisplayErrorContext(&e)
-        )),
+        _ => Error::unavailable(context, SdkCause(Box::new(e))),
+    }
+}
+
+/// An SDK error, shown with its whole chain and its debug form (`DisplayErrorContext`, the
+/// SDK's advice for logs: its own Display is only "dispatch failure" or "service error").
+#[derive(Debug)]
+struct SdkCause(BoxError);
+
+impl std::fmt::Display for SdkCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        aws_sdk_sqs::error::DisplayErrorContext(&*self.0).fmt(f)
+    }
+}
+
+impl std::error::Error for SdkCause {
+    /// The SDK error itself, for a caller that downcasts it.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
     }
 }
 
@@ -398,5 +413,39 @@ impl JobProducer for SqsQueue {
             Duration::ZERO,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_sqs::error::DisplayErrorContext;
+    use aws_sdk_sqs::operation::receive_message::ReceiveMessageError;
+
+    use super::*;
+
+    fn timeout() -> SdkError<ReceiveMessageError> {
+        SdkError::timeout_error(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "no answer",
+        ))
+    }
+
+    #[test]
+    fn an_sdk_failure_is_unavailable_with_its_whole_text_once_and_the_sdk_error_kept() {
+        let e = map_err("receiving messages", timeout());
+        assert!(e.is_retryable());
+        let text = DisplayErrorContext(timeout()).to_string();
+        assert_eq!(
+            e.to_string(),
+            format!("message broker unavailable: receiving messages: {text}")
+        );
+        let Error::Unavailable(unavailable) = &e else {
+            panic!("not Unavailable: {e}")
+        };
+        let sdk = unavailable
+            .cause()
+            .and_then(|c| c.source())
+            .and_then(|s| s.downcast_ref::<SdkError<ReceiveMessageError>>());
+        assert!(sdk.is_some(), "{e:?}");
     }
 }
