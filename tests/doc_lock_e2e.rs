@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::fleet::{Fleet, Kind, Worker, block_on, psql};
+use support::block_on;
+use support::fleet::{Fleet, Kind, Worker, psql};
 
 const ROUNDS: usize = 20;
 /// Paragraphs per version: enough text (a few dozen chunks) that a job works for about a

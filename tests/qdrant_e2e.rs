@@ -38,7 +38,7 @@ impl Drop for Collection {
             .skip_compatibility_check()
             .build()
             .unwrap();
-        let _ = support::fleet::block_on(client.delete_collection(self.name.clone()));
+        let _ = support::block_on(client.delete_collection(self.name.clone()));
     }
 }
 

@@ -15,8 +15,10 @@ use std::path::Path;
 
 use docfleet_pipeline::store::s3::S3Client;
 use serde_json::Value;
-use support::fleet::{Fleet, Kind, aws_endpoint, block_on, create_bucket, s3, small_docs};
-use support::{fixtures, json, ok};
+use support::aws::{aws_endpoint, create_bucket, object_keys, s3};
+use support::corpus::small_docs;
+use support::fleet::{Fleet, Kind};
+use support::{block_on, fixtures, json, ok};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -136,11 +138,7 @@ fn a_hundred_document_prefix_through_sqs_with_artifacts_in_a_bucket() {
     );
 
     // Every artifact a job lists is in the bucket under the store's prefix, and nothing else is.
-    let listed: Vec<String> = block_on(client.list(&artifacts, ""))
-        .unwrap()
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
+    let listed = object_keys(&client, &artifacts, "");
     let mut expected: Vec<String> = done
         .iter()
         .flat_map(|j| j["artifacts"].as_array().unwrap().clone())

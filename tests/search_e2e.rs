@@ -13,13 +13,7 @@ use support::*;
 
 /// Searches with extra flags and returns `{results, facets}` (or the results alone).
 fn search_with(data: &Path, query: &str, flags: &[&str]) -> Value {
-    let out = ok(docfleet(data)
-        .args(["search", "--json", "--top-k", "5"])
-        .args(flags)
-        .arg(query)
-        .output()
-        .unwrap());
-    json(&out)
+    search_json(data, query, &[&["--top-k", "5"], flags].concat())
 }
 
 fn sources(results: &Value) -> Vec<String> {

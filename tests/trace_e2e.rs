@@ -145,14 +145,7 @@ fn one_trace_per_job_from_the_api_through_rabbitmq_to_the_lanes_and_the_webhook(
     let traced = submit(&doc, &[&caller]);
     let plain = submit(&corrupt, &[]);
 
-    let mut worker_env = otel.to_vec();
-    worker_env.push(("DOCFLEET_EXIT_WHEN_IDLE", "true"));
-    let mut worker = fleet.spawn_worker("trace-worker", &worker_env);
-    assert!(
-        worker.wait(Duration::from_secs(240)).success(),
-        "{}",
-        worker.log_text()
-    );
+    let worker = fleet.run_worker_until_idle_with("trace-worker", &otel);
     let mut spans = Vec::new();
     collect(&exports, &mut spans, Duration::from_secs(30), |s| {
         job_span(s, &traced).is_some()

@@ -23,7 +23,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::fleet::{Fleet, Kind, slow_pdf, small_docs};
+use support::corpus::{slow_pdf, small_docs};
+use support::fleet::{Fleet, Kind};
 use support::{fixtures, n};
 
 fn by_state<'a>(jobs: &'a [Value], state: &str) -> Vec<&'a Value> {

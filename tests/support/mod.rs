@@ -13,6 +13,12 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
 
+/// The `file://` URI of a document of fixtures/docs.
+pub fn fixture_uri(name: &str) -> String {
+    let path = std::fs::canonicalize(fixtures().join("docs").join(name)).unwrap();
+    format!("file://{}", path.display())
+}
+
 /// The binary with a private data dir; the model and libpdfium come from the environment or
 /// the cache that ./scripts/setup fills.
 pub fn docfleet(data_dir: &Path) -> Command {
@@ -31,6 +37,29 @@ pub fn ok(out: Output) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// Runs a tool the tests drive (psql, rabbitmqctl) and returns its stdout; a failure fails the
+/// test, naming `what`.
+pub fn command_stdout(mut cmd: Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e} (is it installed? run ./scripts/services)"));
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a future to completion on a runtime of its own (the tests themselves are not async).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 pub fn json(out: &Output) -> Value {
@@ -55,14 +84,24 @@ pub fn run_json(data_dir: &Path, args: &[&str], paths: &[&Path]) -> (Output, Val
     (out, report)
 }
 
-pub fn search(data_dir: &Path, query: &str, extra: &[&str]) -> Vec<Value> {
+/// `docfleet search --json <flags> <query>`: its JSON output.
+pub fn search_json(data_dir: &Path, query: &str, flags: &[&str]) -> Value {
     let out = ok(docfleet(data_dir)
-        .args(["search", "--json", "--top-k", "3"])
-        .args(extra)
+        .args(["search", "--json"])
+        .args(flags)
         .arg(query)
         .output()
         .unwrap());
-    json(&out).as_array().unwrap().clone()
+    json(&out)
+}
+
+/// The top 3 results.
+pub fn search(data_dir: &Path, query: &str, extra: &[&str]) -> Vec<Value> {
+    let flags = [&["--top-k", "3"], extra].concat();
+    search_json(data_dir, query, &flags)
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 pub fn stats(data_dir: &Path) -> Vec<Value> {
@@ -111,5 +150,8 @@ pub fn manifests(data_dir: &Path) -> usize {
         .count()
 }
 pub mod api;
+pub mod api_fleet;
+pub mod aws;
+pub mod corpus;
 pub mod fleet;
 pub mod receiver;

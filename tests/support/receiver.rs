@@ -7,6 +7,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::Duration;
 
 /// One recorded request.
 pub struct Request {
@@ -29,6 +30,51 @@ impl Request {
             .find_map(|l| l.strip_prefix(&prefix))
             .map(|v| v.trim().to_owned())
     }
+
+    /// A webhook's delivery id (`Docfleet-Delivery`), the same on every retry.
+    pub fn delivery_id(&self) -> String {
+        self.header("docfleet-delivery").expect("a delivery id")
+    }
+
+    /// The webhook's `Docfleet-Signature` (`t=<secs>,v1=<hex>`) is HMAC-SHA256 of `<t>.<body>`
+    /// under `secret`.
+    pub fn assert_signed_with(&self, secret: &str, what: &str) {
+        let sig = self.header("docfleet-signature").expect("signed");
+        let (t, v1) = sig
+            .strip_prefix("t=")
+            .and_then(|r| r.split_once(",v1="))
+            .unwrap();
+        assert_eq!(
+            v1,
+            python_hmac(secret, &format!("{t}.{}", self.text())),
+            "{what}"
+        );
+    }
+}
+
+/// HMAC-SHA256 by Python's hmac module: an implementation independent of the worker's.
+fn python_hmac(secret: &str, message: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import hmac,hashlib,sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())",
+            secret,
+            message,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The next `n` requests, each within `within` of the one before.
+pub fn next_requests(requests: &Receiver<Request>, n: usize, within: Duration) -> Vec<Request> {
+    (0..n)
+        .map(|i| {
+            requests
+                .recv_timeout(within)
+                .unwrap_or_else(|e| panic!("request {} of {n}: {e}", i + 1))
+        })
+        .collect()
 }
 
 /// Starts the receiver; returns its base URL (`http://127.0.0.1:<port>`) and the requests.

@@ -19,8 +19,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::{Backend, Ctx};
 use contract::{Caps, DeadLetter, QueueHarness, Verdict, settle_on};
-use docfleet_jobstore::{JobOutcome, JobRecord, JobState, JobStore, JobTableQueue, ListFilter};
 use docfleet_core::job::{JOB_MESSAGE_VERSION, JobMessage};
+use docfleet_jobstore::{JobOutcome, JobRecord, JobState, JobStore, JobTableQueue, ListFilter};
 use docfleet_queue::{Delivery, JobQueue, Result, TraceContext};
 
 /// The claimed row's lease: short, so that a lost delivery comes back within the test.

@@ -74,6 +74,37 @@ pub struct ApiState {
     pub profiles: Arc<ProfileCache>,
 }
 
+impl ApiState {
+    /// The state the API serves with, on an open job store and producer (`None`: the job
+    /// table is the queue).
+    pub(crate) async fn new(
+        common: &CommonOpts,
+        opts: &ApiOpts,
+        store: Arc<dyn JobStore>,
+        producer: Option<Arc<dyn JobProducer>>,
+    ) -> Result<Self> {
+        Ok(ApiState {
+            store: store.clone(),
+            producer,
+            pepper: Arc::new(opts.keys.pepper(common)?),
+            sources: Arc::new(source_policy::SourcePolicy::new(
+                opts.api_allow_file_sources,
+                common.storage.object_store_url.as_deref(),
+                &opts.api_source_prefixes,
+            )?),
+            common: Arc::new(common.clone()),
+            objects: crate::wiring::open_object_store(common).await?,
+            max_body_bytes: opts.api_max_body_bytes,
+            index: index::ApiIndex::new(common)?,
+            embedder: index::LazyEmbedder::default(),
+            profiles: Arc::new(ProfileCache::new(
+                store,
+                Duration::from_secs(common.profile_ttl_secs),
+            )),
+        })
+    }
+}
+
 async fn healthz() -> &'static str {
     "ok\n"
 }
@@ -151,25 +182,7 @@ pub async fn api(
 ) -> Result<()> {
     let store = wiring::open_job_store(common, store_opts).await?;
     let producer = wiring::open_producer(queue_opts, common.storage.aws_region.as_deref()).await?;
-    let state = ApiState {
-        store: store.clone(),
-        producer,
-        pepper: Arc::new(opts.keys.pepper(common)?),
-        sources: Arc::new(source_policy::SourcePolicy::new(
-            opts.api_allow_file_sources,
-            common.storage.object_store_url.as_deref(),
-            &opts.api_source_prefixes,
-        )?),
-        common: Arc::new(common.clone()),
-        objects: crate::wiring::open_object_store(common).await?,
-        max_body_bytes: opts.api_max_body_bytes,
-        index: index::ApiIndex::new(common)?,
-        embedder: index::LazyEmbedder::default(),
-        profiles: Arc::new(ProfileCache::new(
-            store.clone(),
-            Duration::from_secs(common.profile_ttl_secs),
-        )),
-    };
+    let state = ApiState::new(common, opts, store.clone(), producer).await?;
     let listener = tokio::net::TcpListener::bind(&opts.api_addr)
         .await
         .with_context(|| format!("binding the API to {}", opts.api_addr))?;
@@ -187,64 +200,4 @@ pub async fn api(
 }
 
 #[cfg(test)]
-mod tests {
-    /// The route templates registered in `router` (read from this file's source).
-    fn routes() -> Vec<String> {
-        let source = include_str!("mod.rs");
-        // The code above the tests (this function's own text would match too).
-        let code = source.split("#[cfg(test)]").next().unwrap_or_default();
-        code.split(".route(")
-            .skip(1)
-            .filter_map(|rest| {
-                let rest = rest.trim_start().strip_prefix('"')?;
-                rest.split_once('"').map(|(path, _)| path.to_owned())
-            })
-            .collect()
-    }
-
-    #[test]
-    fn every_route_is_in_the_openapi_document() {
-        let spec: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
-        let routes = routes();
-        for path in ["/v1/jobs", "/v1/keys/{key_id}", "/v1/audit", "/metrics"] {
-            assert!(
-                routes.iter().any(|r| r == path),
-                "{path} not found: {routes:?}"
-            );
-        }
-        for path in &routes {
-            assert!(
-                spec["paths"][path].is_object(),
-                "{path} is routed but missing from openapi.json"
-            );
-        }
-        let documented: Vec<&String> = spec["paths"].as_object().unwrap().keys().collect();
-        for path in documented {
-            assert!(
-                routes.contains(path),
-                "{path} is in openapi.json but not routed"
-            );
-        }
-    }
-
-    #[test]
-    fn audited_routes_are_routed_and_documented() {
-        let spec: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
-        let routes = routes();
-        for &(method, path, action) in super::audit::AUDITED {
-            assert!(
-                routes.iter().any(|r| r == path),
-                "{action}: {path} not routed"
-            );
-            assert!(
-                spec["paths"][path][method.to_lowercase()].is_object(),
-                "{action}: {method} {path} missing from openapi.json"
-            );
-        }
-        let request_id = &spec["components"]["headers"]["X-Request-Id"];
-        assert!(
-            request_id.is_object(),
-            "the X-Request-Id header is documented"
-        );
-    }
-}
+mod tests;
