@@ -91,8 +91,8 @@ impl Indexes {
             common: common.clone(),
             servers: Mutex::default(),
         };
-        if let IndexLocation::Server(cfg) = locate(common)? {
-            let index = IndexLocation::Server(cfg).open(IndexAccess::Write)?;
+        if let server @ IndexLocation::Server(_) = locate(common)? {
+            let index = server.open(IndexAccess::Write)?;
             this.servers().insert(DEFAULT_MODEL.to_owned(), index);
         }
         Ok(this)
@@ -121,10 +121,8 @@ impl Indexes {
             .for_model(model)
             .map_err(OpenIndexError::UnknownModel)?;
         match locate(&common).map_err(OpenIndexError::Server)? {
-            IndexLocation::Server(cfg) => {
-                let index = IndexLocation::Server(cfg)
-                    .open(access)
-                    .map_err(OpenIndexError::Server)?;
+            server @ IndexLocation::Server(_) => {
+                let index = server.open(access).map_err(OpenIndexError::Server)?;
                 self.servers().insert(model.to_owned(), index.clone());
                 Ok(index)
             }
