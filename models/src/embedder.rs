@@ -8,7 +8,7 @@ use tokenizers::Tokenizer;
 use crate::Embedder;
 use crate::candle_encoder::CandleBert;
 use crate::config::ModelConfig;
-use crate::cpu::CpuBert;
+use crate::cpu::{CpuBert, EmbedPrecision, Precision};
 use crate::device::DeviceChoice;
 use crate::error::{Error, Result};
 use crate::pooling::pool;
@@ -37,6 +37,9 @@ pub struct EmbedderOptions {
     /// Threads of the CPU encoder, each running one batch at a time; 0: one per core this
     /// process may use.
     pub threads: usize,
+    /// The arithmetic of the CPU encoder's linear layers. candle's encoder (the GPU's) runs f32
+    /// only: a low precision asked of it is an error.
+    pub precision: EmbedPrecision,
 }
 
 impl Default for EmbedderOptions {
@@ -46,6 +49,7 @@ impl Default for EmbedderOptions {
             device: DeviceChoice::Auto,
             backend: Backend::Auto,
             threads: 0,
+            precision: EmbedPrecision::Auto,
         }
     }
 }
@@ -96,8 +100,23 @@ impl BertEmbedder {
                 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
                 n => n,
             };
-            Encoder::Cpu(CpuBert::load(&weights, &config, threads)?)
+            Encoder::Cpu(CpuBert::load(
+                &weights,
+                &config,
+                threads,
+                options.precision,
+            )?)
         } else {
+            if matches!(
+                options.precision,
+                EmbedPrecision::Bf16 | EmbedPrecision::Int8
+            ) {
+                return Err(Error::Device(format!(
+                    "embed precision {:?} runs on docfleet's CPU encoder only, not on candle's \
+                     (the GPU's, or --embed-backend candle); use auto or f32",
+                    options.precision
+                )));
+            }
             Encoder::Candle(CandleBert::load(&weights, &config, &device)?)
         };
         let model_id = model_dir
@@ -106,8 +125,7 @@ impl BertEmbedder {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| model_dir.display().to_string());
-        tracing::info!(model = %model_id, ?device, max_tokens = config.max_tokens, "loaded embedding model");
-        Ok(Self {
+        let embedder = Self {
             model,
             device,
             config,
@@ -115,7 +133,15 @@ impl BertEmbedder {
             model_tokenizer,
             model_id,
             max_batch_tokens: options.max_batch_tokens.max(1),
-        })
+        };
+        tracing::info!(
+            model = %embedder.model_id,
+            device = ?embedder.device,
+            precision = embedder.precision().name(),
+            max_tokens = embedder.config.max_tokens,
+            "loaded embedding model"
+        );
+        Ok(embedder)
     }
 
     /// The tokenizer without truncation or padding (for counting tokens when chunking).
@@ -154,8 +180,20 @@ impl BertEmbedder {
     /// Which encoder runs the model, and on how many threads.
     pub fn encoder(&self) -> String {
         match &self.model {
-            Encoder::Cpu(cpu) => format!("docfleet CPU encoder, {} threads", cpu.threads()),
+            Encoder::Cpu(cpu) => format!(
+                "docfleet CPU encoder, {} threads, {}",
+                cpu.threads(),
+                cpu.precision().name()
+            ),
             Encoder::Candle(_) => format!("candle tensors on {:?}", self.device),
+        }
+    }
+
+    /// The arithmetic of the model's linear layers.
+    pub fn precision(&self) -> Precision {
+        match &self.model {
+            Encoder::Cpu(cpu) => cpu.precision(),
+            Encoder::Candle(_) => Precision::F32,
         }
     }
 

@@ -17,6 +17,7 @@ mod tokenize;
 mod weights;
 
 pub use config::{Activation, ModelConfig, Pooling};
+pub use cpu::{EmbedPrecision, Precision};
 pub use device::DeviceChoice;
 pub use embedder::{Backend, BertEmbedder, EmbedderOptions};
 pub use error::{Error, Result};

@@ -14,6 +14,16 @@ pub fn pipeline_version(model_id: &str, model_fingerprint: &str, chunking: &str)
     format!("p{PIPELINE_FORMAT}-{model_id}@{model_fingerprint}-{chunking}")
 }
 
+/// A model fingerprint with the arithmetic its vectors were computed in, when that is not f32
+/// (`…+int8`): vectors of another precision are other vectors, so a change re-embeds, while
+/// f32 keeps the versions it always had.
+pub fn with_precision(model_fingerprint: &str, precision: &str) -> String {
+    match precision {
+        "f32" => model_fingerprint.to_owned(),
+        other => format!("{model_fingerprint}+{other}"),
+    }
+}
+
 /// The version of a document processed with `tags`: the processor's, plus a short hash of
 /// the tags when there are any (they are stored with every chunk, so new tags re-index it).
 pub fn with_tags(
@@ -82,5 +92,8 @@ mod tests {
         std::fs::write(dir.path().join("model.safetensors"), w).unwrap();
         assert_ne!(a, model_fingerprint(dir.path()).unwrap());
         assert!(pipeline_version("m", &a, "c").starts_with("p1-m@"));
+        assert_eq!(with_precision(&a, "f32"), a);
+        assert_eq!(with_precision(&a, "int8"), format!("{a}+int8"));
+        assert_ne!(with_precision(&a, "bf16"), with_precision(&a, "int8"));
     }
 }

@@ -396,6 +396,10 @@ pub enum BenchCommand {
         words: usize,
         #[arg(long, value_delimiter = ',', default_value = "8,32,128")]
         batch_sizes: Vec<usize>,
+        /// Precisions to run, one after the other (f32, bf16, int8, auto). Default: f32, then
+        /// every lower precision this CPU has, each with its speed-up over f32.
+        #[arg(long, value_delimiter = ',', value_enum)]
+        precisions: Vec<crate::settings::EmbedPrecisionOpt>,
         /// Also write the texts as a JSON list, for a peer benchmark on the very same texts
         /// (benches/ort_peer.py; ./benches/embed-vs-ort runs both).
         #[arg(long)]

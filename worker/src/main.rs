@@ -349,6 +349,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     texts,
                     words,
                     batch_sizes,
+                    precisions,
                     texts_json,
                 },
         } => {
@@ -357,6 +358,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 texts,
                 words,
                 &batch_sizes,
+                &precisions,
                 texts_json.as_deref(),
             )?;
             Ok(ExitCode::SUCCESS)

@@ -4,6 +4,7 @@
 //! runs on blocks of rows so that its wide intermediate activations stay in the core's cache.
 
 use super::attention::{Heads, attend};
+use super::lowp::{self, LowpScratch};
 use super::matmul::{Mat, MatMut, matmul};
 use super::simd::{add_bias, add_layer_norm, bias_activation};
 use super::weights::{CpuWeights, Linear};
@@ -11,8 +12,9 @@ use crate::config::{ModelConfig, Pooling};
 use crate::error::{Error, Result};
 use crate::pooling::l2_normalize;
 
-/// Rows of the feed-forward block at a time: 128 × 1536 floats (768 KiB) for MiniLM.
-const FFN_BLOCK_ROWS: usize = 128;
+/// Rows of the feed-forward block at a time: 120 × 1536 floats (720 KiB) for MiniLM; a multiple
+/// of the low-precision kernels' 6-row tiles.
+const FFN_BLOCK_ROWS: usize = 120;
 
 /// Scratch buffers of one thread, reused from batch to batch.
 #[derive(Default)]
@@ -23,6 +25,7 @@ pub struct Workspace {
     projected: Vec<f32>,
     inner: Vec<f32>,
     scores: Vec<f32>,
+    lowp: LowpScratch,
 }
 
 fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
@@ -33,7 +36,10 @@ fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
 }
 
 /// `out = x · W`; the bias is left to the next step, which fuses it.
-fn project(out: &mut [f32], x: &[f32], rows: usize, linear: &Linear) {
+fn project(out: &mut [f32], x: &[f32], rows: usize, linear: &Linear, scratch: &mut LowpScratch) {
+    if let Some(packed) = &linear.packed {
+        return lowp::project(out, x, rows, packed, scratch);
+    }
     matmul(
         MatMut::rows(out, rows, linear.outputs, linear.outputs),
         Mat::rows(x, rows, linear.inputs, linear.inputs),
@@ -68,12 +74,18 @@ pub fn embed_batch(
     let inner_dim = config.intermediate_size;
     for layer in &w.layers {
         let qkv = grown(&mut ws.qkv, tokens * 3 * hidden);
-        project(qkv, x, tokens, &layer.qkv);
+        project(qkv, x, tokens, &layer.qkv, &mut ws.lowp);
         add_bias(qkv, &layer.qkv.bias);
         let context = grown(&mut ws.context, tokens * hidden);
         attend(qkv, &lengths, heads, context, &mut ws.scores);
         let projected = grown(&mut ws.projected, tokens * hidden);
-        project(projected, context, tokens, &layer.attention_out);
+        project(
+            projected,
+            context,
+            tokens,
+            &layer.attention_out,
+            &mut ws.lowp,
+        );
         add_layer_norm(
             x,
             projected,
@@ -86,10 +98,10 @@ pub fn embed_batch(
             let rows = FFN_BLOCK_ROWS.min(tokens - first);
             let block = &mut x[first * hidden..(first + rows) * hidden];
             let inner = grown(&mut ws.inner, rows * inner_dim);
-            project(inner, block, rows, &layer.intermediate);
+            project(inner, block, rows, &layer.intermediate, &mut ws.lowp);
             bias_activation(inner, &layer.intermediate.bias, config.activation);
             let out = &mut projected[..rows * hidden];
-            project(out, inner, rows, &layer.output);
+            project(out, inner, rows, &layer.output, &mut ws.lowp);
             add_layer_norm(
                 block,
                 out,

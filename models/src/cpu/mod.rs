@@ -4,12 +4,15 @@
 //! - No padding: a batch's texts are packed token after token, attention keeps to each text.
 //! - One batch per thread, single-threaded products (the `gemm` crate's kernels): with 2 cores,
 //!   two batches at once beat every product split in two (no start-up or barrier per product).
+//! - Linear layers at bf16 or int8 on the CPU's dot-product units when it has them (`lowp/`),
+//!   f32 through the `gemm` crate otherwise or on request.
 //! - Fused element-wise steps (bias + GELU, residual + bias + layer norm, softmax), vectorised
 //!   for AVX-512 or AVX2 as the CPU allows, and scratch buffers reused across batches, so
 //!   nothing is allocated per operation.
 
 mod attention;
 mod encoder;
+mod lowp;
 mod math;
 mod matmul;
 mod simd;
@@ -25,6 +28,8 @@ use crate::error::{Error, Result};
 use encoder::{Workspace, embed_batch};
 use weights::CpuWeights;
 
+pub use lowp::{EmbedPrecision, Precision};
+
 /// The unit vectors of one batch's texts.
 type BatchVectors = Vec<Vec<f32>>;
 
@@ -32,24 +37,37 @@ pub struct CpuBert {
     weights: CpuWeights,
     config: ModelConfig,
     threads: usize,
+    precision: Precision,
     /// One per thread that has run a batch; taken for a batch, put back after.
     workspaces: Mutex<Vec<Workspace>>,
 }
 
 impl CpuBert {
-    /// Loads `model.safetensors`; batches will run on up to `threads` threads.
-    pub fn load(path: &Path, config: &ModelConfig, threads: usize) -> Result<Self> {
+    /// Loads `model.safetensors`; batches will run on up to `threads` threads, the linear
+    /// layers at `precision` (an error when the CPU lacks its instructions).
+    pub fn load(
+        path: &Path,
+        config: &ModelConfig,
+        threads: usize,
+        precision: EmbedPrecision,
+    ) -> Result<Self> {
+        let precision = precision.resolve()?;
         let tensors = crate::weights::BertWeights::load(path, config, &candle_core::Device::Cpu)?;
         Ok(Self {
-            weights: CpuWeights::new(tensors)?,
+            weights: CpuWeights::new(tensors, precision)?,
             config: config.clone(),
             threads: threads.max(1),
+            precision,
             workspaces: Mutex::new(Vec::new()),
         })
     }
 
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// The vectors of every batch (texts as token ids), in order, the batches spread over the

@@ -15,6 +15,8 @@ use crate::config::Activation;
 macro_rules! multiversion {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$meta])*
+        // The unsafe calls below are sound wherever this expands (they check the CPU first).
+        #[allow(unsafe_code)]
         $vis fn $name($($arg: $ty),*) {
             #[inline(always)]
             fn body($($arg: $ty),*) $body
@@ -49,6 +51,8 @@ macro_rules! multiversion {
     };
 }
 
+pub(crate) use multiversion;
+
 const LANES: usize = 16;
 
 /// Sum of `f(x)` over `xs`, in 16 lanes so that it vectorises.
@@ -74,9 +78,10 @@ fn max_of(xs: &[f32]) -> f32 {
         .iter()
         .copied()
         .fold(f32::NEG_INFINITY, f32::max);
+    // A comparison rather than `f32::max`, whose NaN rule keeps the loop scalar.
     for c in chunks {
         for (l, &x) in lanes.iter_mut().zip(c) {
-            *l = l.max(x);
+            *l = if x > *l { x } else { *l };
         }
     }
     lanes.iter().copied().fold(tail, f32::max)

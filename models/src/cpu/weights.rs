@@ -1,15 +1,18 @@
 //! The encoder's weights as plain `f32` buffers, linear weights transposed to `[in, out]` so the
-//! products read them row by row.
+//! products read them row by row, or packed for the low-precision kernels (`lowp/`).
 
 use candle_core::Tensor;
 
+use super::lowp::{PackedLinear, Precision};
 use super::simd::Norm;
 use crate::error::Result;
 use crate::weights::{BertWeights, LinearWeights, NormWeights};
 
 pub struct Linear {
-    /// `[inputs, outputs]`, row-major.
+    /// `[inputs, outputs]`, row-major; empty when `packed` holds the weights.
     pub weight_t: Vec<f32>,
+    /// The weights at low precision, when the encoder runs at one.
+    pub packed: Option<PackedLinear>,
     pub bias: Vec<f32>,
     pub inputs: usize,
     pub outputs: usize,
@@ -56,10 +59,16 @@ fn floats(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.flatten_all()?.to_vec1::<f32>()?)
 }
 
-fn linear(w: LinearWeights) -> Result<Linear> {
+fn linear(w: LinearWeights, precision: Precision) -> Result<Linear> {
     let (outputs, inputs) = w.weight.dims2()?;
+    let mut weight_t = floats(&w.weight.t()?.contiguous()?)?;
+    let packed = PackedLinear::new(&weight_t, inputs, outputs, precision);
+    if packed.is_some() {
+        weight_t = Vec::new();
+    }
     Ok(Linear {
-        weight_t: floats(&w.weight.t()?.contiguous()?)?,
+        weight_t,
+        packed,
         bias: floats(&w.bias)?,
         inputs,
         outputs,
@@ -75,18 +84,19 @@ fn norm(w: NormWeights) -> Result<NormParams> {
 }
 
 impl CpuWeights {
-    pub fn new(w: BertWeights) -> Result<Self> {
+    /// The weights for `precision`, which the CPU has (see [`Precision::supported`]).
+    pub fn new(w: BertWeights, precision: Precision) -> Result<Self> {
         let hidden = w.word_embeddings.dim(1)?;
         let layers = w
             .layers
             .into_iter()
             .map(|l| {
                 Ok(Layer {
-                    qkv: linear(l.qkv)?,
-                    attention_out: linear(l.attention_out)?,
+                    qkv: linear(l.qkv, precision)?,
+                    attention_out: linear(l.attention_out, precision)?,
                     attention_norm: norm(l.attention_norm)?,
-                    intermediate: linear(l.intermediate)?,
-                    output: linear(l.output)?,
+                    intermediate: linear(l.intermediate, precision)?,
+                    output: linear(l.output, precision)?,
                     output_norm: norm(l.output_norm)?,
                 })
             })

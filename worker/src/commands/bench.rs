@@ -8,7 +8,7 @@ use anyhow::{Context, Result, ensure};
 use docfleet_models::Embedder;
 
 use crate::commands::run::run_batch;
-use crate::settings::{CommonOpts, PipelineOpts};
+use crate::settings::{CommonOpts, EmbedBackend, EmbedPrecisionOpt, PipelineOpts};
 use crate::wiring;
 
 /// Figures measured on the project's 2-core machines (docs/ENVIRONMENT in the steering repo),
@@ -98,6 +98,7 @@ pub fn bench_embed(
     texts: usize,
     words: usize,
     batch_sizes: &[usize],
+    precisions: &[EmbedPrecisionOpt],
     texts_json: Option<&Path>,
 ) -> Result<()> {
     ensure!(
@@ -135,37 +136,71 @@ pub fn bench_embed(
         / 1e9;
     let peak = docfleet_models::matmul_peak_gflops(probe.device(), probe.threads(), 1024, 1.0)?;
     println!("f32 matmul peak measured now: {peak:.0} GFLOP/s; the texts cost {gflop:.0} GFLOP");
+    // Low precisions are the CPU encoder's: on a GPU (or candle's encoder) f32 alone.
+    let cpu_encoder = probe.device().is_cpu() && common.embed_backend == EmbedBackend::Auto;
     drop(probe);
     println!(
-        "{:>6} {:>10} {:>12} {:>9} {:>8} {:>7}",
-        "batch", "texts/s", "tokens/s", "secs", "GFLOP/s", "% peak"
+        "{:>9} {:>6} {:>10} {:>12} {:>9} {:>8} {:>7} {:>6}",
+        "precision", "batch", "texts/s", "tokens/s", "secs", "GFLOP/s", "% peak", "x f32"
     );
-    for &batch in batch_sizes {
-        let embedder = wiring::load_embedder(common, batch.max(1) * longest)?;
-        embedder.embed(&refs[..batch.min(refs.len())])?; // warm-up: allocations, caches
-        let started = Instant::now();
-        let vectors = embedder.embed(&refs)?;
-        let secs = started.elapsed().as_secs_f64();
-        ensure!(
-            vectors.len() == texts,
-            "model returned {} vectors for {texts} texts",
-            vectors.len()
-        );
-        println!(
-            "{:>6} {:>10.1} {:>12.0} {:>9.2} {:>8.0} {:>6.0}%",
-            batch,
-            texts as f64 / secs,
-            total_tokens as f64 / secs,
-            secs,
-            gflop / secs,
-            100.0 * gflop / secs / peak
-        );
+    let mut f32_rates: Vec<(usize, f64)> = Vec::new();
+    for precision in bench_precisions(precisions, cpu_encoder) {
+        let mut common = common.clone();
+        common.embed_precision = precision;
+        for &batch in batch_sizes {
+            let embedder = wiring::load_embedder(&common, batch.max(1) * longest)?;
+            embedder.embed(&refs[..batch.min(refs.len())])?; // warm-up: allocations, caches
+            let started = Instant::now();
+            let vectors = embedder.embed(&refs)?;
+            let secs = started.elapsed().as_secs_f64();
+            ensure!(
+                vectors.len() == texts,
+                "model returned {} vectors for {texts} texts",
+                vectors.len()
+            );
+            let rate = texts as f64 / secs;
+            let name = embedder.precision().name();
+            if name == "f32" {
+                f32_rates.push((batch, rate));
+            }
+            let speedup = f32_rates
+                .iter()
+                .find(|(b, _)| *b == batch)
+                .map_or_else(|| "-".to_owned(), |(_, f)| format!("{:.2}", rate / f));
+            println!(
+                "{name:>9} {batch:>6} {rate:>10.1} {:>12.0} {secs:>9.2} {:>8.0} {:>6.0}% {speedup:>6}",
+                total_tokens as f64 / secs,
+                gflop / secs,
+                100.0 * gflop / secs / peak
+            );
+        }
     }
     if let Some(rss) = crate::peak_memory::peak_rss_bytes() {
         println!("peak RSS {:.0} MiB", rss as f64 / (1 << 20) as f64);
     }
     println!("({REFERENCE})");
     Ok(())
+}
+
+/// The precisions asked for, or f32 and then (on the CPU encoder) every lower precision this CPU
+/// has.
+fn bench_precisions(asked: &[EmbedPrecisionOpt], cpu_encoder: bool) -> Vec<EmbedPrecisionOpt> {
+    if !asked.is_empty() {
+        return asked.to_vec();
+    }
+    let mut all = vec![EmbedPrecisionOpt::F32];
+    if !cpu_encoder {
+        return all;
+    }
+    for (opt, precision) in [
+        (EmbedPrecisionOpt::Bf16, docfleet_models::Precision::Bf16),
+        (EmbedPrecisionOpt::Int8, docfleet_models::Precision::Int8),
+    ] {
+        if precision.supported() {
+            all.push(opt);
+        }
+    }
+    all
 }
 
 pub async fn bench_run(

@@ -88,10 +88,25 @@ pub struct CommonOpts {
     /// or `candle` (candle's tensor ops on every device, for comparisons).
     #[arg(long, env = "DOCFLEET_EMBED_BACKEND", value_enum, default_value_t = EmbedBackend::Auto, global = true)]
     pub embed_backend: EmbedBackend,
+    /// Arithmetic of the CPU encoder's linear layers: `auto` (int8 on a CPU with AVX512-VNNI,
+    /// else bf16 with AVX512-BF16, else f32), `f32`, `bf16` or `int8`. Part of the pipeline
+    /// version, so a change re-embeds each document on its next run; pin it in a fleet of mixed
+    /// CPUs. An explicit low precision the CPU (or candle's encoder, the GPU's) lacks is an error.
+    #[arg(long, env = "DOCFLEET_EMBED_PRECISION", value_enum, default_value_t = EmbedPrecisionOpt::Auto, global = true)]
+    pub embed_precision: EmbedPrecisionOpt,
     #[command(flatten)]
     pub storage: StorageOpts,
     #[command(flatten)]
     pub index: QdrantOpts,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmbedPrecisionOpt {
+    Auto,
+    F32,
+    Bf16,
+    Int8,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -160,6 +175,12 @@ impl CommonOpts {
                 EmbedBackend::Candle => docfleet_models::Backend::Candle,
             },
             threads: self.embed_threads,
+            precision: match self.embed_precision {
+                EmbedPrecisionOpt::Auto => docfleet_models::EmbedPrecision::Auto,
+                EmbedPrecisionOpt::F32 => docfleet_models::EmbedPrecision::F32,
+                EmbedPrecisionOpt::Bf16 => docfleet_models::EmbedPrecision::Bf16,
+                EmbedPrecisionOpt::Int8 => docfleet_models::EmbedPrecision::Int8,
+            },
         })
     }
 }

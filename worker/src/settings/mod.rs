@@ -24,7 +24,7 @@ mod storage;
 mod worker;
 
 pub use api::{ApiOpts, KeyOpts};
-pub use common::CommonOpts;
+pub use common::{CommonOpts, EmbedBackend, EmbedPrecisionOpt};
 pub use job_store::StoreOpts;
 pub use models::DEFAULT_MODEL;
 pub use pipeline::{OcrModeOpt, PipelineOpts};

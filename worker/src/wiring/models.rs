@@ -194,6 +194,7 @@ impl ModelSet {
         let fingerprint = version::model_fingerprint(&dir)
             .with_context(|| format!("reading the model folder {}", dir.display()))
             .map_err(failed)?;
+        let fingerprint = version::with_precision(&fingerprint, embedder.precision().name());
         let index = open_index(common, IndexAccess::Write).map_err(failed)?;
         index.ensure_collection(embedder.dims()).await?;
         Ok(LoadedModel {
