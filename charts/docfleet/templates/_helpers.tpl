@@ -201,6 +201,8 @@ secretKeyRef:
 {{- end }}
 - name: DOCFLEET_MODEL_MEMORY_BUDGET_BYTES
   value: {{ .Values.model.memoryBudgetBytes | int64 | quote }}
+- name: DOCFLEET_EMBED_PRECISION
+  value: {{ .Values.model.embedPrecision | quote }}
 - name: DOCFLEET_PROFILE_TTL_SECS
   value: {{ .Values.profiles.ttlSecs | int64 | quote }}
 {{- end }}

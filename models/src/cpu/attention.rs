@@ -1,10 +1,11 @@
 //! Self-attention over packed texts: each text attends only to its own tokens, so there is no
 //! padding and no mask. Per text and head, the scores `q · kᵀ` (`[len, len]`, at most 256 KiB,
 //! in cache), their softmax, then `probs · v` written straight into the head's columns of the
-//! context: no permute, no `contiguous()` copy.
+//! context: no permute, no `contiguous()` copy. The softmax's division is applied to that
+//! `[len, head_dim]` result rather than to the `[len, len]` probabilities.
 
 use super::matmul::{Mat, MatMut, matmul};
-use super::simd::softmax_rows;
+use super::simd::{scale_rows, softmax_rows_unscaled};
 
 /// Shapes of the attention of one layer.
 #[derive(Clone, Copy)]
@@ -32,8 +33,9 @@ pub fn attend(
     let (hidden, d) = (shape.hidden(), shape.head_dim);
     let qkv_stride = 3 * hidden;
     let longest = lengths.iter().copied().max().unwrap_or(0);
-    if scores.len() < longest * longest {
-        scores.resize(longest * longest, 0.0);
+    // The scores, then one row factor per query.
+    if scores.len() < longest * longest + longest {
+        scores.resize(longest * longest + longest, 0.0);
     }
     let mut first = 0;
     for &len in lengths {
@@ -43,15 +45,18 @@ pub fn attend(
             let column =
                 |part: usize| Mat::rows(&rows[part * hidden + h * d..], len, d, qkv_stride);
             let (q, k, v) = (column(0), column(1), column(2));
-            let s = &mut scores[..len * len];
+            let (s, inv_sums) = scores.split_at_mut(len * len);
+            let inv_sums = &mut inv_sums[..len];
             matmul(MatMut::rows(s, len, len, len), q, k.t(), false);
-            softmax_rows(s, len);
+            softmax_rows_unscaled(s, len, inv_sums);
+            let head_out = &mut out[h * d..];
             matmul(
-                MatMut::rows(&mut out[h * d..], len, d, hidden),
+                MatMut::rows(head_out, len, d, hidden),
                 Mat::rows(s, len, len, len),
                 v,
                 false,
             );
+            scale_rows(head_out, d, hidden, inv_sums);
         }
         first += len;
     }

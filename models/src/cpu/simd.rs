@@ -138,13 +138,36 @@ multiversion! {
 }
 
 multiversion! {
-    /// Softmax of every row of `x` (`[rows, row_len]`), in place.
-    pub fn softmax_rows(x: &mut [f32], row_len: usize) {
-        for row in x.chunks_exact_mut(row_len) {
+    /// Softmax of every row of `x` (`[rows, row_len]`), in place, but for its division: each
+    /// row holds `exp(v - max)` and `inv_sums` (one per row) the factor that makes it sum to 1,
+    /// for the caller to apply to the far smaller product of the row.
+    pub fn softmax_rows_unscaled(x: &mut [f32], row_len: usize, inv_sums: &mut [f32]) {
+        for (row, inv) in x.chunks_exact_mut(row_len).zip(inv_sums.iter_mut()) {
             let max = max_of(row);
-            row.iter_mut().for_each(|v| *v = exp(*v - max));
-            let inv = 1.0 / sum_by(row, |v| v);
-            row.iter_mut().for_each(|v| *v *= inv);
+            // exp and its sum in one pass, 16 lanes so that it vectorises.
+            let mut lanes = [0f32; LANES];
+            let mut chunks = row.chunks_exact_mut(LANES);
+            for c in &mut chunks {
+                for (l, v) in lanes.iter_mut().zip(c.iter_mut()) {
+                    *v = exp(*v - max);
+                    *l += *v;
+                }
+            }
+            let mut tail = 0f32;
+            for v in chunks.into_remainder() {
+                *v = exp(*v - max);
+                tail += *v;
+            }
+            *inv = 1.0 / (lanes.iter().sum::<f32>() + tail);
+        }
+    }
+}
+
+multiversion! {
+    /// Row by row: `x[r] *= factors[r]`, `x` is `[rows, row_len]` with rows `row_stride` apart.
+    pub fn scale_rows(x: &mut [f32], row_len: usize, row_stride: usize, factors: &[f32]) {
+        for (r, &f) in factors.iter().enumerate() {
+            x[r * row_stride..r * row_stride + row_len].iter_mut().for_each(|v| *v *= f);
         }
     }
 }
@@ -213,7 +236,9 @@ mod tests {
         let mut x = pseudo_random(5 * 19, 8);
         x[3] = 80.0; // large values do not overflow
         let before = x.clone();
-        softmax_rows(&mut x, 19);
+        let mut inv = vec![0f32; 5];
+        softmax_rows_unscaled(&mut x, 19, &mut inv);
+        scale_rows(&mut x, 19, 19, &inv);
         for (row, src) in x.chunks(19).zip(before.chunks(19)) {
             let sum: f32 = row.iter().sum();
             assert!((sum - 1.0).abs() < 1e-5, "{sum}");

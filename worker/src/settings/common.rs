@@ -209,4 +209,20 @@ pub(super) mod tests {
             docfleet_models::DeviceChoice::Cuda(1)
         ));
     }
+
+    #[test]
+    fn embed_precision_reaches_the_embedder_options() {
+        let cli = Cli::parse_from(["x"]);
+        let options = cli.common.embedder_options(4096).unwrap();
+        assert_eq!(options.precision, docfleet_models::EmbedPrecision::Auto);
+        for (flag, want) in [
+            ("f32", docfleet_models::EmbedPrecision::F32),
+            ("bf16", docfleet_models::EmbedPrecision::Bf16),
+            ("int8", docfleet_models::EmbedPrecision::Int8),
+        ] {
+            let cli = Cli::parse_from(["x", "--embed-precision", flag]);
+            assert_eq!(cli.common.embedder_options(1).unwrap().precision, want);
+        }
+        assert!(Cli::try_parse_from(["x", "--embed-precision", "fp16"]).is_err());
+    }
 }
