@@ -73,6 +73,57 @@ fn rerun_skips_unchanged_and_a_changed_document_replaces_its_points() {
     );
 }
 
+/// The embed precision is part of the pipeline version: another one re-embeds every document
+/// once (and says so in the manifests), the same one skips them.
+#[test]
+fn another_embed_precision_re_embeds_once() {
+    let data = tempfile::tempdir().unwrap();
+    let docs = fixtures().join("docs");
+    let f32_run = ["--embed-precision", "f32"];
+    let (_, first) = run_json(data.path(), &f32_run, &[&docs]);
+    let total = n(&first, "documents");
+    assert_eq!(n(&first, "indexed"), total, "{first}");
+    let (_, again) = run_json(data.path(), &f32_run, &[&docs]);
+    assert_eq!(n(&again, "unchanged"), total, "{again}");
+
+    use docfleet_models::Precision;
+    let low = [Precision::Int8, Precision::Bf16]
+        .into_iter()
+        .find(|p| p.supported())
+        .map(Precision::name);
+    let Some(low) = low else {
+        println!("skipped: this CPU has neither int8 (AVX512-VNNI) nor bf16 (AVX512-BF16) kernels");
+        return;
+    };
+    let (_, lowered) = run_json(data.path(), &["--embed-precision", low], &[&docs]);
+    assert_eq!(n(&lowered, "indexed"), total, "{low}: {lowered}");
+    let (_, same) = run_json(data.path(), &["--embed-precision", low], &[&docs]);
+    assert_eq!(n(&same, "unchanged"), total, "{low}: {same}");
+    let tag = format!("+{low}-");
+    let manifests: Vec<_> = walk(&data.path().join("objects/default"))
+        .into_iter()
+        .filter(|p| p.ends_with("manifest.json"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(
+        manifests.iter().any(|m| m.contains(&tag)),
+        "no manifest of {tag}"
+    );
+    // Search still finds the document, its query embedded at the same precision.
+    let hits = search(
+        data.path(),
+        "molten rock and ash thrown out of a mountain",
+        &["--embed-precision", low],
+    );
+    assert!(
+        hits[0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("volcanic-eruptions.pdf"),
+        "{hits:?}"
+    );
+}
+
 #[test]
 fn kill_9_mid_run_loses_nothing_and_the_next_run_completes() {
     let data = tempfile::tempdir().unwrap();

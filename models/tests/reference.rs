@@ -188,6 +188,7 @@ fn matches_reference(e: &BertEmbedder, min_cosine: f64) {
     assert_eq!(batched.len(), items.len());
 
     let mut worst = (f64::INFINITY, String::new());
+    let mut cosines = Vec::new();
     let mut worst_batch_diff = 0f32;
     let mut worst_ref_diff = 0f32;
     for (item, ours) in items.iter().zip(&batched) {
@@ -201,6 +202,7 @@ fn matches_reference(e: &BertEmbedder, min_cosine: f64) {
         let alone = e.embed(&[item.text.as_str()]).expect("embed one");
         for (which, v) in [("batched", ours), ("alone", &alone[0])] {
             let c = cosine(v, &item.embedding);
+            cosines.push(c);
             worst_ref_diff = worst_ref_diff.max(max_abs_diff(v, &item.embedding));
             assert!(c >= min_cosine, "{which} cosine {c} for {label:?}");
             if c < worst.0 {
@@ -214,9 +216,10 @@ fn matches_reference(e: &BertEmbedder, min_cosine: f64) {
             "batched vs alone differ by {diff} for {label:?}"
         );
     }
+    let mean = cosines.iter().sum::<f64>() / cosines.len() as f64;
     println!(
-        "worst cosine vs reference: {:.9} (1 - cos = {:.2e}, {}); max abs diff vs reference: \
-         {worst_ref_diff:.2e}; batched vs alone: {worst_batch_diff:.2e}",
+        "worst cosine vs reference: {:.9} (1 - cos = {:.2e}, {}); mean {mean:.6}; max abs diff vs \
+         reference: {worst_ref_diff:.2e}; batched vs alone: {worst_batch_diff:.2e}",
         worst.0,
         1.0 - worst.0,
         worst.1

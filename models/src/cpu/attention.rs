@@ -20,6 +20,14 @@ impl Heads {
     }
 }
 
+/// A score below any real one: `exp` clamps it to about 1e-38.
+const PAD_SCORE: f32 = -1e30;
+
+/// A row of `len` scores padded to a multiple of 16 (the widest vectors' lanes).
+fn padded_row(len: usize) -> usize {
+    len.div_ceil(16) * 16
+}
+
 /// `qkv`: `[tokens, 3 * hidden]`, each row `[q (pre-scaled) | k | v]` with heads side by side;
 /// the texts' tokens follow each other, `lengths` long. Writes `context` (`[tokens, hidden]`).
 /// `scores` is scratch space, grown as needed.
@@ -33,9 +41,10 @@ pub fn attend(
     let (hidden, d) = (shape.hidden(), shape.head_dim);
     let qkv_stride = 3 * hidden;
     let longest = lengths.iter().copied().max().unwrap_or(0);
-    // The scores, then one row factor per query.
-    if scores.len() < longest * longest + longest {
-        scores.resize(longest * longest + longest, 0.0);
+    // The scores, rows padded to whole vectors (see below), then one row factor per query.
+    let needed = longest * padded_row(longest) + longest;
+    if scores.len() < needed {
+        scores.resize(needed, 0.0);
     }
     let mut first = 0;
     for &len in lengths {
@@ -45,14 +54,20 @@ pub fn attend(
             let column =
                 |part: usize| Mat::rows(&rows[part * hidden + h * d..], len, d, qkv_stride);
             let (q, k, v) = (column(0), column(1), column(2));
-            let (s, inv_sums) = scores.split_at_mut(len * len);
+            let row = padded_row(len);
+            let (s, inv_sums) = scores.split_at_mut(len * row);
             let inv_sums = &mut inv_sums[..len];
-            matmul(MatMut::rows(s, len, len, len), q, k.t(), false);
-            softmax_rows_unscaled(s, len, inv_sums);
+            matmul(MatMut::rows(s, len, len, row), q, k.t(), false);
+            // The padding's scores are so low that their exp is ~1e-38: the softmax runs on
+            // whole vectors, with no scalar tail, and the padding adds nothing to the sums.
+            for r in 0..len {
+                s[r * row + len..(r + 1) * row].fill(PAD_SCORE);
+            }
+            softmax_rows_unscaled(s, row, inv_sums);
             let head_out = &mut out[h * d..];
             matmul(
                 MatMut::rows(head_out, len, d, hidden),
-                Mat::rows(s, len, len, len),
+                Mat::rows(s, len, len, row),
                 v,
                 false,
             );

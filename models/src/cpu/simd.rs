@@ -173,7 +173,7 @@ multiversion! {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn close(a: &[f32], b: &[f32], tol: f32) {
@@ -183,7 +183,8 @@ mod tests {
         }
     }
 
-    fn pseudo_random(n: usize, seed: u32) -> Vec<f32> {
+    /// Pseudo-random values in [-2, 2).
+    pub(in crate::cpu) fn pseudo_random(n: usize, seed: u32) -> Vec<f32> {
         let mut s = seed;
         (0..n)
             .map(|_| {
