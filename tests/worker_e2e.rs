@@ -152,10 +152,10 @@ fn fifty_documents_and_poison(kind: Kind) {
     assert_points_match(&fleet, 51);
 }
 
-/// Enqueues a 30-page PDF (several seconds of work), then `small` small documents; returns the
-/// PDF's job id.
+/// Enqueues a 120-page PDF (several seconds of work even at int8, which embeds 30 pages in about
+/// a second here), then `small` small documents; returns the PDF's job id.
 fn enqueue_slow_then_small(fleet: &Fleet, small: usize) -> String {
-    let slow = slow_pdf(fleet.data_dir(), 30);
+    let slow = slow_pdf(fleet.data_dir(), 120);
     let id = fleet.enqueue(&[&slow]).remove(0);
     let docs = fleet.data_dir().join("docs");
     small_docs(&docs, small);

@@ -3,9 +3,9 @@
 //! int8 values), one broadcast of each of the `MR` activation rows and `NR / 16` loads of the
 //! packed weights feed `MR × NR / 16` dot-product instructions into 24 accumulator registers.
 
-// The only unsafe here: intrinsics run only after the CPU was checked for their features (a
-// `Panels` of a precision is made only when it was), and raw-pointer reads whose bounds
-// `product` asserts once per call.
+// The only unsafe here: the tile functions run only through a `Kernel`, which is made only
+// after the CPU was checked for their features, and their raw-pointer accesses stay within the
+// bounds `product` asserts once per call.
 #![allow(unsafe_code)]
 
 #[cfg(target_arch = "x86_64")]
