@@ -4,6 +4,7 @@
 //! runs on blocks of rows so that its wide intermediate activations stay in the core's cache.
 
 use super::attention::{Heads, attend};
+use super::grown;
 use super::lowp::{self, LowpScratch};
 use super::matmul::{Mat, MatMut, matmul};
 use super::simd::{add_bias, add_layer_norm, bias_activation};
@@ -26,13 +27,6 @@ pub struct Workspace {
     inner: Vec<f32>,
     scores: Vec<f32>,
     lowp: LowpScratch,
-}
-
-fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    if buffer.len() < len {
-        buffer.resize(len, 0.0);
-    }
-    &mut buffer[..len]
 }
 
 /// `out = x · W`; the bias is left to the next step, which fuses it.

@@ -30,6 +30,15 @@ use weights::CpuWeights;
 
 pub use lowp::{EmbedPrecision, Precision};
 
+/// The first `len` elements of a scratch `buffer`, grown (never shrunk) to hold them; what an
+/// earlier batch left there is kept, not zeroed.
+fn grown<T: Copy + Default>(buffer: &mut Vec<T>, len: usize) -> &mut [T] {
+    if buffer.len() < len {
+        buffer.resize(len, T::default());
+    }
+    &mut buffer[..len]
+}
+
 /// The unit vectors of one batch's texts.
 type BatchVectors = Vec<Vec<f32>>;
 

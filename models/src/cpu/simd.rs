@@ -69,19 +69,21 @@ fn sum_by(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
+/// The largest `f(x)` over `xs` (NaN-free), in 16 lanes so that it vectorises.
 #[inline(always)]
-fn max_of(xs: &[f32]) -> f32 {
+pub(super) fn max_by(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut lanes = [f32::NEG_INFINITY; LANES];
     let chunks = xs.chunks_exact(LANES);
     let tail = chunks
         .remainder()
         .iter()
-        .copied()
+        .map(|&x| f(x))
         .fold(f32::NEG_INFINITY, f32::max);
     // A comparison rather than `f32::max`, whose NaN rule keeps the loop scalar.
     for c in chunks {
         for (l, &x) in lanes.iter_mut().zip(c) {
-            *l = if x > *l { x } else { *l };
+            let v = f(x);
+            *l = if v > *l { v } else { *l };
         }
     }
     lanes.iter().copied().fold(tail, f32::max)
@@ -143,7 +145,7 @@ multiversion! {
     /// for the caller to apply to the far smaller product of the row.
     pub fn softmax_rows_unscaled(x: &mut [f32], row_len: usize, inv_sums: &mut [f32]) {
         for (row, inv) in x.chunks_exact_mut(row_len).zip(inv_sums.iter_mut()) {
-            let max = max_of(row);
+            let max = max_by(row, |v| v);
             // exp and its sum in one pass, 16 lanes so that it vectorises.
             let mut lanes = [0f32; LANES];
             let mut chunks = row.chunks_exact_mut(LANES);

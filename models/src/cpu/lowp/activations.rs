@@ -5,7 +5,8 @@
 
 use super::kernels::MR;
 
-use crate::cpu::simd::multiversion;
+use crate::cpu::grown;
+use crate::cpu::simd::{max_by, multiversion};
 
 /// `x` as bf16 bits, rounded to nearest even (finite inputs).
 #[inline(always)]
@@ -27,14 +28,6 @@ pub struct Int8Rows {
 pub struct LowpScratch {
     bf16: Vec<u16>,
     int8: Int8Rows,
-}
-
-/// `buffer` at `len` or more, without shrinking (no zeroing beyond what is new).
-fn grown<T: Copy + Default>(buffer: &mut Vec<T>, len: usize) -> &mut [T] {
-    if buffer.len() < len {
-        buffer.resize(len, T::default());
-    }
-    &mut buffer[..len]
 }
 
 impl LowpScratch {
@@ -98,29 +91,9 @@ pub(super) fn round_to_byte(x: f32) -> u8 {
     ((x.clamp(0.0, 255.0) + ROUND).to_bits() & 0xff) as u8
 }
 
-/// The smallest and largest of `xs` (NaN-free), each in 16 lanes of its own pass so that both
-/// vectorise (one loop with both reductions did not).
+/// The smallest and largest of `xs` (NaN-free), each in a vectorised pass of its own (one loop
+/// with both reductions did not vectorise).
 #[inline(always)]
 fn min_max(xs: &[f32]) -> (f32, f32) {
-    (-fold_lanes(xs, |v| -v), fold_lanes(xs, |v| v))
-}
-
-/// The largest `f(x)` of `xs`, with comparisons rather than `f32::max`, whose NaN rule keeps the
-/// loop scalar.
-#[inline(always)]
-fn fold_lanes(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
-    const LANES: usize = 16;
-    let mut lanes = [f32::NEG_INFINITY; LANES];
-    let chunks = xs.chunks_exact(LANES);
-    let mut best = f32::NEG_INFINITY;
-    for &x in chunks.remainder() {
-        best = best.max(f(x));
-    }
-    for c in chunks {
-        for (l, &x) in lanes.iter_mut().zip(c) {
-            let v = f(x);
-            *l = if v > *l { v } else { *l };
-        }
-    }
-    lanes.iter().copied().fold(best, f32::max)
+    (-max_by(xs, |v| -v), max_by(xs, |v| v))
 }
