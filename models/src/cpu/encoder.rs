@@ -8,7 +8,7 @@ use super::grown;
 use super::lowp::{self, LowpScratch};
 use super::matmul::{Mat, MatMut, matmul};
 use super::simd::{add_bias, add_layer_norm, bias_activation};
-use super::weights::{CpuWeights, Linear};
+use super::weights::{CpuWeights, Linear, Weights};
 use crate::config::{ModelConfig, Pooling};
 use crate::error::{Error, Result};
 use crate::pooling::l2_normalize;
@@ -31,20 +31,16 @@ pub struct Workspace {
 
 /// `out = x · W`; the bias is left to the next step, which fuses it.
 fn project(out: &mut [f32], x: &[f32], rows: usize, linear: &Linear, scratch: &mut LowpScratch) {
-    if let Some(packed) = &linear.packed {
-        return lowp::project(out, x, rows, packed, scratch);
-    }
-    matmul(
-        MatMut::rows(out, rows, linear.outputs, linear.outputs),
-        Mat::rows(x, rows, linear.inputs, linear.inputs),
-        Mat::rows(
-            &linear.weight_t,
-            linear.inputs,
-            linear.outputs,
-            linear.outputs,
+    let (inputs, outputs) = (linear.inputs, linear.outputs);
+    match &linear.weights {
+        Weights::Packed(packed) => lowp::project(out, x, rows, packed, scratch),
+        Weights::F32(weight_t) => matmul(
+            MatMut::rows(out, rows, outputs, outputs),
+            Mat::rows(x, rows, inputs, inputs),
+            Mat::rows(weight_t, inputs, outputs, outputs),
+            false,
         ),
-        false,
-    );
+    }
 }
 
 /// Encodes `texts` (token ids, special tokens included, each within the model's limit) and

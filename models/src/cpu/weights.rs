@@ -8,11 +8,16 @@ use super::simd::Norm;
 use crate::error::Result;
 use crate::weights::{BertWeights, LinearWeights, NormWeights};
 
+/// A linear layer's weights in the form its products take.
+pub enum Weights {
+    /// `[inputs, outputs]`, row-major, for the f32 products.
+    F32(Vec<f32>),
+    /// Packed for the low-precision kernels.
+    Packed(PackedLinear),
+}
+
 pub struct Linear {
-    /// `[inputs, outputs]`, row-major; empty when `packed` holds the weights.
-    pub weight_t: Vec<f32>,
-    /// The weights at low precision, when the encoder runs at one.
-    pub packed: Option<PackedLinear>,
+    pub weights: Weights,
     pub bias: Vec<f32>,
     pub inputs: usize,
     pub outputs: usize,
@@ -61,14 +66,14 @@ fn floats(t: &Tensor) -> Result<Vec<f32>> {
 
 fn linear(w: LinearWeights, precision: Precision) -> Result<Linear> {
     let (outputs, inputs) = w.weight.dims2()?;
-    let mut weight_t = floats(&w.weight.t()?.contiguous()?)?;
-    let packed = PackedLinear::new(&weight_t, inputs, outputs, precision);
-    if packed.is_some() {
-        weight_t = Vec::new();
-    }
+    let weight_t = floats(&w.weight.t()?.contiguous()?)?;
+    // The f32 copy goes once packed.
+    let weights = match PackedLinear::new(&weight_t, inputs, outputs, precision) {
+        Some(packed) => Weights::Packed(packed),
+        None => Weights::F32(weight_t),
+    };
     Ok(Linear {
-        weight_t,
-        packed,
+        weights,
         bias: floats(&w.bias)?,
         inputs,
         outputs,

@@ -52,16 +52,22 @@ impl PackedLinear {
                         if max > 0.0 { max / 127.0 } else { 1.0 }
                     })
                     .collect();
-                let quantised = |k: usize, col: usize| {
-                    (at(k, col) / scales[col])
-                        .round_ties_even()
-                        .clamp(-127.0, 127.0) as i8
-                };
+                // `[inputs, outputs]` like `weight_t`, quantised once for the sums and the panels.
+                let quantised: Vec<i8> = weight_t
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &w)| {
+                        (w / scales[i % outputs])
+                            .round_ties_even()
+                            .clamp(-127.0, 127.0) as i8
+                    })
+                    .collect();
+                let q = |k: usize, col: usize| quantised[k * outputs + col];
                 let colsums = (0..outputs)
-                    .map(|col| (0..inputs).map(|k| i32::from(quantised(k, col))).sum())
+                    .map(|col| (0..inputs).map(|k| i32::from(q(k, col))).sum())
                     .collect();
                 Some(PackedLinear::Int8(PackedInt8 {
-                    panels: pack(inputs, outputs, |k, col| quantised(k, col) as u8),
+                    panels: pack(inputs, outputs, |k, col| q(k, col) as u8),
                     scales,
                     colsums,
                     kernel,
