@@ -96,13 +96,19 @@ type TileFn<E> = unsafe fn(*const E, usize, *const E, usize, &TileOut);
 /// A kernel and the CPU check that makes it safe to call.
 pub struct Kernel<E> {
     tile: TileFn<E>,
+    /// Whether its epilogue reads the int8 factors (`TileOut`'s pointers): `product` then
+    /// insists on them.
+    dequantises: bool,
 }
 
 impl Kernel<u16> {
     pub fn bf16() -> Option<Self> {
         #[cfg(target_arch = "x86_64")]
         if has_bf16() {
-            return Some(Self { tile: tile_bf16 });
+            return Some(Self {
+                tile: tile_bf16,
+                dequantises: false,
+            });
         }
         None
     }
@@ -112,7 +118,10 @@ impl Kernel<u8> {
     pub fn int8() -> Option<Self> {
         #[cfg(target_arch = "x86_64")]
         if has_vnni() {
-            return Some(Self { tile: tile_int8 });
+            return Some(Self {
+                tile: tile_int8,
+                dequantises: true,
+            });
         }
         None
     }
@@ -126,7 +135,8 @@ impl<E> Clone for Kernel<E> {
 impl<E> Copy for Kernel<E> {}
 
 /// `out[rows, outputs] = a · W`, tile by tile. `a` holds the activation rows, padded to a
-/// multiple of `MR` rows of `w.row_len()` values. The int8 kernel needs `dequantise`.
+/// multiple of `MR` rows of `w.row_len()` values. The int8 kernel needs `dequantise`, the bf16
+/// one takes none.
 pub fn product<E: Copy>(
     kernel: Kernel<E>,
     out: &mut [f32],
@@ -146,6 +156,11 @@ pub fn product<E: Copy>(
     assert!(
         w.data.len() >= w.panels() * panel_len,
         "weights shorter than their panels"
+    );
+    assert_eq!(
+        dequantise.is_some(),
+        kernel.dequantises,
+        "int8 kernels need their factors, bf16 ones take none"
     );
     if let Some(d) = dequantise {
         assert!(
