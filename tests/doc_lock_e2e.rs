@@ -24,9 +24,10 @@ use support::block_on;
 use support::fleet::{Fleet, Kind, Worker, psql};
 
 const ROUNDS: usize = 20;
-/// Paragraphs per version: enough text (a few dozen chunks) that a job works for about a
-/// second, so that J2 arrives while J1 still holds the document.
-const PARAGRAPHS: usize = 40;
+/// Paragraphs per version: enough text (about a hundred chunks) that a job works for most of a
+/// second even at int8 (40 paragraphs held the document for about 0.2 s, so J2 came after), so
+/// that J2 arrives while J1 still holds the document.
+const PARAGRAPHS: usize = 160;
 
 /// A time span during which one job worked under the document's lock (from its log).
 #[derive(Debug, Clone)]
